@@ -44,10 +44,10 @@ type Task struct {
 	CPU         float64 `json:"cpu"`
 	MemoryBytes int64   `json:"memory_bytes"`
 	// EstimatedSeconds is the user's runtime estimate, 0 when none was given.
-	EstimatedSeconds float64 `json:"estimated_seconds,omitempty"`
-	Retries          int     `json:"retries,omitempty"`
-	TimeoutSeconds   float64 `json:"timeout_seconds,omitempty"`
-	DependsOn        []string `json:"depends_on,omitempty"`
+	EstimatedSeconds float64           `json:"estimated_seconds,omitempty"`
+	Retries          int               `json:"retries,omitempty"`
+	TimeoutSeconds   float64           `json:"timeout_seconds,omitempty"`
+	DependsOn        []string          `json:"depends_on,omitempty"`
 	Labels           map[string]string `json:"labels,omitempty"`
 	// Category groups tasks of the same kind (WfFormat category, or the command's program).
 	Category string `json:"category,omitempty"`

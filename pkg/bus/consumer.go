@@ -1,0 +1,259 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/foresight-run/foresight/pkg/events"
+)
+
+// Handler does the work for one delivered event. It must be idempotent: the bus may run it
+// again for the same event after a crash.
+type Handler func(ctx context.Context, env events.Envelope) error
+
+// TxHandler does its effect inside tx; the inbox row is inserted in the same transaction.
+type TxHandler func(ctx context.Context, tx pgx.Tx, env events.Envelope) error
+
+// Subscription describes one durable consumer: one event type, one handler.
+type Subscription struct {
+	// Durable is the consumer name, unique per service and event type
+	// ("allocator-task-observed"). Replicas of a service share it.
+	Durable string
+	Type    events.Type
+	Handler Handler
+	// AckWait must exceed the slowest handler between heartbeats; the bus sends InProgress
+	// every AckWait/3 while a handler runs.
+	AckWait time.Duration
+	// MaxDeliver bounds redeliveries; the last failure goes to dead_letters.
+	MaxDeliver int
+	// BackOff lists the NAK delays for successive transient failures.
+	BackOff []time.Duration
+	// Concurrency is how many messages are handled at once (MaxAckPending is 4× it).
+	Concurrency int
+}
+
+func (s Subscription) withDefaults() Subscription {
+	if s.AckWait <= 0 {
+		s.AckWait = 30 * time.Second
+	}
+	if s.MaxDeliver <= 0 {
+		s.MaxDeliver = 10
+	}
+	if len(s.BackOff) == 0 {
+		s.BackOff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second, 5 * time.Second, 15 * time.Second}
+	}
+	if s.Concurrency <= 0 {
+		s.Concurrency = 1
+	}
+	return s
+}
+
+// Consumer runs subscriptions against one stream until stopped.
+type Consumer struct {
+	js     jetstream.JetStream
+	pool   *pgxpool.Pool
+	stream string
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	stops   []func()
+	wg      sync.WaitGroup
+	stopped bool
+}
+
+// NewConsumer returns a Consumer on stream; pool receives dead letters.
+func NewConsumer(js jetstream.JetStream, pool *pgxpool.Pool, stream string, log *slog.Logger) *Consumer {
+	return &Consumer{js: js, pool: pool, stream: stream, log: log}
+}
+
+// Subscribe creates (or updates) the durable consumer and starts handling its messages.
+func (c *Consumer) Subscribe(ctx context.Context, sub Subscription) error {
+	sub = sub.withDefaults()
+	cons, err := c.js.CreateOrUpdateConsumer(ctx, c.stream, jetstream.ConsumerConfig{
+		Durable:       sub.Durable,
+		FilterSubject: events.FilterSubject(sub.Type),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       sub.AckWait,
+		MaxDeliver:    sub.MaxDeliver,
+		MaxAckPending: 4 * sub.Concurrency,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("create consumer %s: %w", sub.Durable, err)
+	}
+	iter, err := cons.Messages(jetstream.PullMaxMessages(2 * sub.Concurrency))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", sub.Durable, err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		cancel()
+		iter.Stop()
+		return errors.New("consumer stopped")
+	}
+	c.stops = append(c.stops, func() { iter.Stop(); cancel() })
+	c.mu.Unlock()
+
+	sem := make(chan struct{}, sub.Concurrency)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		var inflight sync.WaitGroup
+		defer inflight.Wait()
+		for {
+			msg, err := iter.Next()
+			if err != nil {
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					return
+				}
+				c.log.Warn("next message", "consumer", sub.Durable, "err", err)
+				continue
+			}
+			sem <- struct{}{}
+			inflight.Add(1)
+			go func() {
+				defer func() { <-sem; inflight.Done() }()
+				c.handle(runCtx, sub, msg)
+			}()
+		}
+	}()
+	return nil
+}
+
+// Stop stops fetching, lets in-flight handlers finish (they ack or NAK their messages),
+// and returns. Messages fetched but not started are redelivered by JetStream. Idempotent.
+func (c *Consumer) Stop() {
+	c.mu.Lock()
+	stops := c.stops
+	c.stops = nil
+	c.stopped = true
+	c.mu.Unlock()
+	for _, s := range stops {
+		s()
+	}
+	c.wg.Wait()
+}
+
+func (c *Consumer) handle(ctx context.Context, sub Subscription, msg jetstream.Msg) {
+	meta, _ := msg.Metadata()
+	delivered := 1
+	if meta != nil {
+		delivered = int(meta.NumDelivered)
+	}
+	env, err := events.Decode(msg.Data())
+	if err != nil {
+		c.deadLetter(ctx, sub, msg, "", fmt.Sprintf("undecodable: %v", err))
+		return
+	}
+	log := c.log.With("consumer", sub.Durable, "event_id", env.ID, "workflow_id", env.Subject)
+
+	// Heartbeat so a long handler keeps the message.
+	hbCtx, stopHB := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(sub.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-hbCtx.Done():
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	err = sub.Handler(ctx, env)
+	stopHB()
+
+	switch {
+	case err == nil:
+		ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := msg.DoubleAck(ackCtx); err != nil {
+			// The effect is committed; a redelivery will hit the inbox and be acked.
+			log.Warn("ack", "err", err)
+		}
+	case errors.Is(err, ErrPermanent) || delivered >= sub.MaxDeliver:
+		log.Error("handler failed permanently", "err", err, "delivered", delivered)
+		c.deadLetter(ctx, sub, msg, env.ID, err.Error())
+	case ctx.Err() != nil:
+		// Shutting down: hand the message back at once.
+		_ = msg.Nak()
+	default:
+		delay := sub.BackOff[min(delivered-1, len(sub.BackOff)-1)]
+		log.Warn("handler failed; will retry", "err", err, "delivered", delivered, "delay", delay)
+		_ = msg.NakWithDelay(delay)
+	}
+}
+
+func (c *Consumer) deadLetter(ctx context.Context, sub Subscription, msg jetstream.Msg, eventID, reason string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if eventID == "" {
+		eventID = "unknown"
+	}
+	if _, err := c.pool.Exec(ctx,
+		`INSERT INTO dead_letters (consumer, event_id, subject, payload, reason) VALUES ($1, $2, $3, $4, $5)`,
+		sub.Durable, eventID, msg.Subject(), msg.Data(), reason); err != nil {
+		// Without the row the message must not disappear: let JetStream redeliver it.
+		c.log.Error("record dead letter", "consumer", sub.Durable, "err", err)
+		_ = msg.NakWithDelay(5 * time.Second)
+		return
+	}
+	_ = msg.TermWithReason(truncate(reason, 200))
+}
+
+// Transactional adapts a TxHandler: it opens a transaction, inserts the event into the
+// consumer's inbox, runs fn, and commits. A duplicate delivery commits nothing and
+// succeeds.
+func Transactional(pool *pgxpool.Pool, consumer string, fn TxHandler) Handler {
+	return func(ctx context.Context, env events.Envelope) error {
+		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			fresh, err := MarkProcessed(ctx, tx, consumer, env.ID)
+			if err != nil || !fresh {
+				return err
+			}
+			return fn(ctx, tx, env)
+		})
+	}
+}
+
+// MarkProcessed inserts (consumer, eventID) into the inbox and reports whether it was new.
+func MarkProcessed(ctx context.Context, tx pgx.Tx, consumer, eventID string) (bool, error) {
+	tag, err := tx.Exec(ctx,
+		`INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+		consumer, eventID)
+	if err != nil {
+		return false, fmt.Errorf("inbox insert: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// Decode is a helper for handlers: it decodes the envelope's data into T, wrapping decode
+// errors as permanent (a malformed event will never decode on retry).
+func Decode[T any, PT interface {
+	*T
+	events.Payload
+}](env events.Envelope) (T, error) {
+	v, err := events.DecodeData[T, PT](env)
+	if err != nil {
+		return v, Permanent(err)
+	}
+	return v, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
