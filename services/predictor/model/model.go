@@ -1,0 +1,528 @@
+package model
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Sources a Prediction can come from, most to least specific.
+const (
+	SourceHistory     = "history"
+	SourceSiblings    = "siblings"
+	SourceUser        = "user"
+	SourceFamilyPrior = "family-prior"
+	SourceGlobalPrior = "global-prior"
+)
+
+// ErrBadState is returned by UnmarshalJSON when persisted state cannot be restored.
+var ErrBadState = errors.New("model: bad persisted state")
+
+// Observation is one finished task, as the monitor reports it.
+type Observation struct {
+	Signature, Family, Category string
+	// InputBytes is the total size of the task's input files, 0 when unknown.
+	InputBytes int64
+	// CPU is the number of cores the task requested.
+	CPU            float64
+	RuntimeSeconds float64
+	// CPUSeconds is user plus system CPU time, 0 when unknown.
+	CPUSeconds   float64
+	PeakRSSBytes int64
+}
+
+// Query describes a task to predict.
+type Query struct {
+	Signature, Family, Category string
+	InputBytes                  int64
+	// CPU and MemoryBytes are what the task requested; they answer when nothing was observed.
+	CPU                 float64
+	MemoryBytes         int64
+	UserEstimateSeconds float64
+}
+
+// Prediction is the model's forecast for one task. Runtimes are in seconds.
+type Prediction struct {
+	P50, P90, P99        float64
+	MemoryP50, MemoryP90 int64
+	// CPU is the number of cores the task is expected to keep busy.
+	CPU float64
+	// Source says which evidence answered: history, siblings, user, family-prior or
+	// global-prior.
+	Source string
+	// Samples is how many observations the runtime estimate rests on.
+	Samples int
+}
+
+// Quantile interpolates the runtime at quantile q (0.5–0.99) in log space between the
+// reported P50, P90 and P99, so a planner can ask for the quantile its policy chose.
+func (p Prediction) Quantile(q float64) float64 {
+	if p.P50 <= 0 {
+		return p.P50
+	}
+	lerp := func(a, b, t float64) float64 {
+		return math.Exp(math.Log(a) + t*(math.Log(b)-math.Log(a)))
+	}
+	z := zOf(q)
+	switch {
+	case q <= 0.5:
+		return p.P50
+	case q <= 0.9:
+		return lerp(p.P50, p.P90, z/zScore(0.9))
+	case q < 0.99:
+		return lerp(p.P90, p.P99, (z-zScore(0.9))/(zScore(0.99)-zScore(0.9)))
+	}
+	return p.P99
+}
+
+// zOf is a rational approximation of the standard normal quantile (Abramowitz & Stegun
+// 26.2.23), accurate to 4.5e-4, enough to place a quantile between reported ones.
+func zOf(p float64) float64 {
+	if p <= 0.5 {
+		return 0
+	}
+	if p >= 1 {
+		p = 0.9999
+	}
+	t := math.Sqrt(-2 * math.Log(1-p))
+	return t - (2.515517+0.802853*t+0.010328*t*t)/(1+1.432788*t+0.189269*t*t+0.001308*t*t*t)
+}
+
+// Config holds the model's tunables. The zero value is not useful; start from DefaultConfig.
+type Config struct {
+	// Window is the number of most recent observations kept per key; it bounds memory and
+	// lets the model follow drift (new hardware, new software version).
+	Window int `json:"window"`
+	// MinRegression is the number of observations with known input sizes before runtime is
+	// regressed on input size.
+	MinRegression int `json:"min_regression"`
+	// MinLogInputSpread is the spread of log input bytes (10th to 90th percentile) below
+	// which input size cannot explain runtime and a location estimate is used instead.
+	MinLogInputSpread float64 `json:"min_log_input_spread"`
+	// MinSlope and MaxSlope bound the log-log slope: runtime rarely falls with input size,
+	// and a super-quadratic slope fitted from a few points is noise.
+	MinSlope float64 `json:"min_slope"`
+	MaxSlope float64 `json:"max_slope"`
+	// PriorSeconds and PriorMemoryBytes answer when nothing at all is known.
+	PriorSeconds     float64 `json:"prior_seconds"`
+	PriorMemoryBytes int64   `json:"prior_memory_bytes"`
+	// PriorLogSigma is the prior log-space spread of runtime around its median, and
+	// PriorStrength its weight in pseudo-observations: small samples get wider quantiles.
+	PriorLogSigma float64 `json:"prior_log_sigma"`
+	PriorStrength float64 `json:"prior_strength"`
+	// UserLogSigma is the log-space spread assumed around a user's estimate.
+	UserLogSigma float64 `json:"user_log_sigma"`
+	// ParentShrink is the weight, in pseudo-observations, of the parent key's estimate in a
+	// sparsely observed signature's.
+	ParentShrink float64 `json:"parent_shrink"`
+	// SiblingShrink is the weight of history against a run's own siblings, in
+	// pseudo-observations: with s finished siblings the run's offset gets s/(s+SiblingShrink).
+	SiblingShrink float64 `json:"sibling_shrink"`
+	// RunDriftShrink is the same for the run-wide offset applied to signatures with no
+	// finished sibling yet.
+	RunDriftShrink float64 `json:"run_drift_shrink"`
+	// SiblingSpreadWeight is the weight, in pseudo-observations, of history's spread
+	// against the siblings' own when a run has siblings.
+	SiblingSpreadWeight float64 `json:"sibling_spread_weight"`
+}
+
+// DefaultConfig returns settings that work across the WfCommons families without tuning to
+// any one of them.
+func DefaultConfig() Config {
+	return Config{
+		Window:              256,
+		MinRegression:       5,
+		MinLogInputSpread:   math.Log(1.5),
+		MinSlope:            0,
+		MaxSlope:            1.5,
+		PriorSeconds:        60,
+		PriorMemoryBytes:    512 << 20,
+		PriorLogSigma:       0.5,
+		PriorStrength:       3,
+		UserLogSigma:        0.7,
+		ParentShrink:        0.5,
+		SiblingShrink:       1,
+		RunDriftShrink:      3,
+		SiblingSpreadWeight: 6,
+	}
+}
+
+// withDefaults fills zero fields, so a Config decoded from older state still works.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	c.Window = cmp.Or(c.Window, d.Window)
+	c.MinRegression = cmp.Or(c.MinRegression, d.MinRegression)
+	c.MinLogInputSpread = cmp.Or(c.MinLogInputSpread, d.MinLogInputSpread)
+	c.MaxSlope = cmp.Or(c.MaxSlope, d.MaxSlope)
+	c.PriorSeconds = cmp.Or(c.PriorSeconds, d.PriorSeconds)
+	c.PriorMemoryBytes = cmp.Or(c.PriorMemoryBytes, d.PriorMemoryBytes)
+	c.PriorLogSigma = cmp.Or(c.PriorLogSigma, d.PriorLogSigma)
+	c.PriorStrength = cmp.Or(c.PriorStrength, d.PriorStrength)
+	c.UserLogSigma = cmp.Or(c.UserLogSigma, d.UserLogSigma)
+	c.ParentShrink = cmp.Or(c.ParentShrink, d.ParentShrink)
+	c.SiblingShrink = cmp.Or(c.SiblingShrink, d.SiblingShrink)
+	c.RunDriftShrink = cmp.Or(c.RunDriftShrink, d.RunDriftShrink)
+	c.SiblingSpreadWeight = cmp.Or(c.SiblingSpreadWeight, d.SiblingSpreadWeight)
+	return c
+}
+
+// point is one stored observation. Raw values are kept (not logs) so the JSON state is
+// readable and never holds NaN.
+type point struct {
+	In    int64   `json:"in,omitempty"`
+	Rt    float64 `json:"rt"`
+	Mem   int64   `json:"mem,omitempty"`
+	Cores float64 `json:"cores,omitempty"`
+}
+
+// series is a bounded window of observations for one key, with a cached fit.
+type series struct {
+	Obs   []point `json:"obs"`
+	Next  int     `json:"next"`
+	Count int64   `json:"count"`
+	fit   *fit
+}
+
+func (s *series) add(p point, window int) {
+	s.Count++
+	s.fit = nil
+	if len(s.Obs) < window {
+		s.Obs = append(s.Obs, p)
+		return
+	}
+	s.Obs[s.Next%len(s.Obs)] = p
+	s.Next = (s.Next + 1) % len(s.Obs)
+}
+
+// fit is a key's fitted runtime, memory and CPU model.
+type fit struct {
+	n int
+	// Runtime: log runtime = loc + slope*(x - xc) where x is log input bytes.
+	reg            bool
+	loc, slope, xc float64
+	minX, maxX     float64
+	res            []float64 // sorted residuals
+	memN           int
+	memLoc         float64
+	memRes         []float64
+	cpuN           int
+	cpu            float64
+}
+
+func (s *series) getFit(cfg Config) *fit {
+	if s.fit == nil {
+		s.fit = fitPoints(s.Obs, cfg)
+	}
+	return s.fit
+}
+
+func fitPoints(obs []point, cfg Config) *fit {
+	f := &fit{}
+	var xs, ys, ally, mems, cores []float64
+	for _, p := range obs {
+		if p.Rt > 0 {
+			y := math.Log(p.Rt)
+			ally = append(ally, y)
+			if p.In > 0 {
+				xs = append(xs, math.Log(float64(p.In)))
+				ys = append(ys, y)
+			}
+		}
+		if p.Mem > 0 {
+			mems = append(mems, math.Log(float64(p.Mem)))
+		}
+		if p.Cores > 0 {
+			cores = append(cores, p.Cores)
+		}
+	}
+	f.n = len(ally)
+	if f.n > 0 {
+		f.fitRuntime(xs, ys, ally, cfg)
+	}
+	if len(mems) > 0 {
+		f.memN = len(mems)
+		f.memLoc = median(mems)
+		f.memRes = make([]float64, len(mems))
+		for i, m := range mems {
+			f.memRes[i] = m - f.memLoc
+		}
+		slices.Sort(f.memRes)
+	}
+	if len(cores) > 0 {
+		f.cpuN = len(cores)
+		f.cpu = median(cores)
+	}
+	return f
+}
+
+func (f *fit) fitRuntime(xs, ys, ally []float64, cfg Config) {
+	if len(xs) >= cfg.MinRegression {
+		sx := slices.Clone(xs)
+		slices.Sort(sx)
+		if quantile(sx, 0.9)-quantile(sx, 0.1) >= cfg.MinLogInputSpread {
+			f.reg = true
+			f.xc = quantile(sx, 0.5)
+			f.minX, f.maxX = sx[0], sx[len(sx)-1]
+			f.slope = min(max(theilSen(xs, ys), cfg.MinSlope), cfg.MaxSlope)
+			partial := make([]float64, len(xs))
+			for i := range xs {
+				partial[i] = ys[i] - f.slope*(xs[i]-f.xc)
+			}
+			f.loc = median(partial)
+			f.res = make([]float64, len(xs))
+			for i := range xs {
+				f.res[i] = partial[i] - f.loc
+			}
+			slices.Sort(f.res)
+			return
+		}
+	}
+	f.loc = median(ally)
+	f.res = make([]float64, len(ally))
+	for i, y := range ally {
+		f.res[i] = y - f.loc
+	}
+	slices.Sort(f.res)
+}
+
+// mu is the fitted median log runtime for log input x (hasX false when unknown). Inputs
+// outside the observed range are clamped to one e-fold beyond it: a log-log line is a fair
+// local model, not a law, and wild extrapolation does more harm than a flat tail.
+func (f *fit) mu(x float64, hasX bool) float64 {
+	if !f.reg || !hasX {
+		return f.loc
+	}
+	x = min(max(x, f.minX-1), f.maxX+1)
+	return f.loc + f.slope*(x-f.xc)
+}
+
+// offset is the log-space distance from the median to quantile p: the empirical residual
+// quantile blended with the prior's normal quantile, weight n against k pseudo-samples.
+func offset(res []float64, p, priorSigma, k float64) float64 {
+	n := float64(len(res))
+	emp := 0.0
+	if len(res) > 0 {
+		emp = quantile(res, p) - quantile(res, 0.5)
+	}
+	return (n*emp + k*zScore(p)*priorSigma) / (n + k)
+}
+
+// Model is the online, per-signature runtime/memory/CPU model. It is not safe for
+// concurrent use; the shell serialises access.
+type Model struct {
+	cfg  Config
+	keys map[string]*series
+}
+
+// New returns an empty model.
+func New(cfg Config) *Model {
+	return &Model{cfg: cfg.withDefaults(), keys: map[string]*series{}}
+}
+
+// Config returns the model's configuration.
+func (m *Model) Config() Config { return m.cfg }
+
+// keyChain lists the keys a task is pooled under, most specific first. Empty parts skip
+// their level so unrelated tasks never share a key by accident.
+func keyChain(sig, family, category string) (sigKey, catKey, famKey string) {
+	if sig != "" {
+		sigKey = "s\x00" + sig
+	}
+	if category != "" {
+		catKey = "c\x00" + family + "\x00" + category
+	}
+	if family != "" {
+		famKey = "f\x00" + family
+	}
+	return
+}
+
+const globalKey = "g"
+
+func toPoint(o Observation) point {
+	p := point{In: max(o.InputBytes, 0), Rt: o.RuntimeSeconds, Mem: max(o.PeakRSSBytes, 0)}
+	if o.CPUSeconds > 0 && o.RuntimeSeconds > 0 {
+		p.Cores = o.CPUSeconds / o.RuntimeSeconds
+	}
+	return p
+}
+
+// Observe adds a finished task to every key it belongs to. Observations with a
+// non-positive or non-finite runtime carry no runtime information and are ignored.
+func (m *Model) Observe(o Observation) {
+	if !(o.RuntimeSeconds > 0) || math.IsInf(o.RuntimeSeconds, 0) {
+		return
+	}
+	p := toPoint(o)
+	s, c, f := keyChain(o.Signature, o.Family, o.Category)
+	for _, k := range []string{s, c, f, globalKey} {
+		if k == "" {
+			continue
+		}
+		se := m.keys[k]
+		if se == nil {
+			se = &series{}
+			m.keys[k] = se
+		}
+		se.add(p, m.cfg.Window)
+	}
+}
+
+func (m *Model) fitOf(key string) *fit {
+	if key == "" {
+		return nil
+	}
+	s := m.keys[key]
+	if s == nil {
+		return nil
+	}
+	return s.getFit(m.cfg)
+}
+
+// Predict forecasts a task. The runtime answers from the most specific evidence:
+// signature history, the same category within the family, the user's estimate, the
+// family, then everything observed (or Config's prior). Memory and CPU fall back
+// independently, ending at what the task requested.
+func (m *Model) Predict(q Query) Prediction {
+	sk, ck, fk := keyChain(q.Signature, q.Family, q.Category)
+	x, hasX := 0.0, q.InputBytes > 0
+	if hasX {
+		x = math.Log(float64(q.InputBytes))
+	}
+	levels := []struct {
+		f   *fit
+		src string
+	}{
+		{m.fitOf(sk), SourceHistory},
+		{m.fitOf(ck), SourceHistory},
+		{nil, SourceUser},
+		{m.fitOf(fk), SourceFamilyPrior},
+		{m.fitOf(globalKey), SourceGlobalPrior},
+	}
+	var pred Prediction
+	found := false
+	for i, lv := range levels {
+		if lv.src == SourceUser {
+			if q.UserEstimateSeconds > 0 {
+				pred = m.fromLog(math.Log(q.UserEstimateSeconds), nil, m.cfg.UserLogSigma, SourceUser, 0)
+				found = true
+				break
+			}
+			continue
+		}
+		if lv.f == nil || lv.f.n == 0 {
+			continue
+		}
+		mu := lv.f.mu(x, hasX)
+		// Shrink a sparse key toward the next populated level (empirical Bayes): one
+		// observation of a signature is evidence, not a verdict.
+		for _, parent := range levels[i+1:] {
+			if parent.f != nil && parent.f.n > lv.f.n {
+				n := float64(lv.f.n)
+				k := m.cfg.ParentShrink
+				mu = (n*mu + k*parent.f.mu(x, hasX)) / (n + k)
+				break
+			}
+		}
+		pred = m.fromLog(mu, lv.f.res, m.cfg.PriorLogSigma, lv.src, lv.f.n)
+		found = true
+		break
+	}
+	if !found {
+		pred = m.fromLog(math.Log(m.cfg.PriorSeconds), nil, 2*m.cfg.PriorLogSigma, SourceGlobalPrior, 0)
+	}
+	pred.MemoryP50, pred.MemoryP90 = m.memory(q, sk, ck, fk)
+	pred.CPU = m.cpu(q, sk, ck, fk)
+	return pred
+}
+
+// fromLog builds the runtime part of a prediction from a log-space median and residuals.
+func (m *Model) fromLog(mu float64, res []float64, sigma float64, src string, n int) Prediction {
+	k := m.cfg.PriorStrength
+	o50 := offset(res, 0.5, sigma, k)
+	o90 := max(offset(res, 0.9, sigma, k), o50)
+	o99 := max(offset(res, 0.99, sigma, k), o90)
+	return Prediction{
+		P50: math.Exp(mu + o50), P90: math.Exp(mu + o90), P99: math.Exp(mu + o99),
+		Source: src, Samples: n,
+	}
+}
+
+func (m *Model) memory(q Query, keys ...string) (p50, p90 int64) {
+	for _, k := range append(keys, globalKey) {
+		f := m.fitOf(k)
+		if f == nil || f.memN == 0 {
+			continue
+		}
+		o90 := max(offset(f.memRes, 0.9, m.cfg.PriorLogSigma/2, m.cfg.PriorStrength), 0)
+		return int64(math.Exp(f.memLoc)), int64(math.Exp(f.memLoc + o90))
+	}
+	if q.MemoryBytes > 0 {
+		return q.MemoryBytes, q.MemoryBytes
+	}
+	return m.cfg.PriorMemoryBytes, m.cfg.PriorMemoryBytes
+}
+
+func (m *Model) cpu(q Query, keys ...string) float64 {
+	for _, k := range keys {
+		if f := m.fitOf(k); f != nil && f.cpuN > 0 {
+			return f.cpu
+		}
+	}
+	if q.CPU > 0 {
+		return q.CPU
+	}
+	return 1
+}
+
+// state is the persisted form of a Model.
+type state struct {
+	Version int                `json:"version"`
+	Config  Config             `json:"config"`
+	Keys    map[string]*series `json:"keys"`
+}
+
+const stateVersion = 1
+
+// MarshalJSON persists the model's configuration and observation windows; fits are
+// recomputed lazily after loading.
+func (m *Model) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(state{Version: stateVersion, Config: m.cfg, Keys: m.keys})
+	if err != nil {
+		return nil, fmt.Errorf("marshal model: %w", err)
+	}
+	return b, nil
+}
+
+// UnmarshalJSON restores a model persisted by MarshalJSON.
+func (m *Model) UnmarshalJSON(b []byte) error {
+	var st state
+	if err := json.Unmarshal(b, &st); err != nil {
+		return fmt.Errorf("unmarshal model: %w: %w", ErrBadState, err)
+	}
+	if st.Version != stateVersion {
+		return fmt.Errorf("unmarshal model: version %d: %w", st.Version, ErrBadState)
+	}
+	cfg := st.Config.withDefaults()
+	keys := st.Keys
+	if keys == nil {
+		keys = map[string]*series{}
+	}
+	for k, s := range keys {
+		if s == nil {
+			delete(keys, k)
+			continue
+		}
+		if len(s.Obs) > cfg.Window {
+			s.Obs = s.Obs[:cfg.Window]
+		}
+		if s.Next < 0 || (len(s.Obs) > 0 && s.Next >= len(s.Obs)) || len(s.Obs) == 0 {
+			s.Next = 0
+		}
+	}
+	m.cfg, m.keys = cfg, keys
+	return nil
+}

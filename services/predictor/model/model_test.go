@@ -1,0 +1,163 @@
+package model
+
+import (
+	"encoding/json"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func obs(sig string, rt float64, in int64) Observation {
+	return Observation{Signature: sig, Family: "fam", Category: "cat-" + sig, InputBytes: in, RuntimeSeconds: rt, CPUSeconds: rt * 0.9, PeakRSSBytes: 100 << 20}
+}
+
+func TestObservationsMovePredictionTowardThem(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		actual float64
+	}{
+		{name: "slower than prior", actual: 600},
+		{name: "faster than prior", actual: 5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m := New(DefaultConfig())
+			q := Query{Signature: "s", Family: "fam", Category: "cat-s"}
+			before := m.Predict(q)
+			require.Equal(t, SourceGlobalPrior, before.Source)
+			prevErr := math.Abs(math.Log(before.P50 / tc.actual))
+			for i := range 5 {
+				m.Observe(obs("s", tc.actual, 0))
+				p := m.Predict(q)
+				require.Equal(t, SourceHistory, p.Source)
+				e := math.Abs(math.Log(p.P50 / tc.actual))
+				require.LessOrEqual(t, e, prevErr+1e-9, "observation %d moved the prediction away", i)
+				prevErr = e
+			}
+			require.Less(t, prevErr, 0.05)
+		})
+	}
+}
+
+func TestFallbackChainSaysSource(t *testing.T) {
+	t.Parallel()
+	m := New(DefaultConfig())
+	m.Observe(Observation{Signature: "a", Family: "f1", Category: "c1", RuntimeSeconds: 10})
+	m.Observe(Observation{Signature: "b", Family: "f1", Category: "c2", RuntimeSeconds: 1000})
+	tests := []struct {
+		name string
+		q    Query
+		src  string
+	}{
+		{name: "signature", q: Query{Signature: "a", Family: "f1", Category: "c1"}, src: SourceHistory},
+		{name: "category in family", q: Query{Signature: "new", Family: "f1", Category: "c2"}, src: SourceHistory},
+		{name: "user estimate", q: Query{Signature: "new", Family: "f1", Category: "c9", UserEstimateSeconds: 42}, src: SourceUser},
+		{name: "family", q: Query{Signature: "new", Family: "f1", Category: "c9"}, src: SourceFamilyPrior},
+		{name: "global", q: Query{Signature: "new", Family: "f2"}, src: SourceGlobalPrior},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := m.Predict(tc.q)
+			require.Equal(t, tc.src, p.Source)
+			require.Greater(t, p.P50, 0.0)
+			require.LessOrEqual(t, p.P50, p.P90)
+			require.LessOrEqual(t, p.P90, p.P99)
+		})
+	}
+}
+
+func TestSiblingsSharpenRunPredictions(t *testing.T) {
+	t.Parallel()
+	m := New(DefaultConfig())
+	// History: this signature ran at ~100 s, with some spread.
+	for i := range 20 {
+		m.Observe(obs("s", 100*(1+0.2*math.Sin(float64(i))), 0))
+	}
+	r := m.NewRun()
+	q := Query{Signature: "s", Family: "fam", Category: "cat-s"}
+	before := r.Predict(q)
+	// This run is on slower machines: siblings take ~150 s.
+	for i := range 4 {
+		r.Observe(obs("s", 150+float64(i), 0))
+	}
+	after := r.Predict(q)
+	require.Equal(t, SourceSiblings, after.Source)
+	require.Less(t, math.Abs(after.P50-150), math.Abs(before.P50-150))
+	require.Greater(t, after.P90, after.P50)
+	// The shared model is untouched by the run.
+	require.InDelta(t, before.P50, m.Predict(q).P50, 1e-9)
+}
+
+func TestSiblingsWithoutHistory(t *testing.T) {
+	t.Parallel()
+	m := New(DefaultConfig())
+	r := m.NewRun()
+	q := Query{Signature: "s", Family: "fam", Category: "cat-s"}
+	for range 3 {
+		r.Observe(obs("s", 30, 0))
+	}
+	p := r.Predict(q)
+	require.Equal(t, SourceSiblings, p.Source)
+	require.InDelta(t, 30, p.P50, 0.5)
+}
+
+func TestRegressionOnInputSize(t *testing.T) {
+	t.Parallel()
+	m := New(DefaultConfig())
+	// runtime = 2 s per MB with ±5% noise and one straggler the regression must shrug off.
+	for i := 1; i <= 30; i++ {
+		in := int64(i) << 20
+		rt := 2 * float64(i) * (1 + 0.05*math.Sin(float64(i)*1.7))
+		if i == 7 {
+			rt *= 10
+		}
+		m.Observe(obs("s", rt, in))
+	}
+	for _, mb := range []int64{3, 15, 28} {
+		p := m.Predict(Query{Signature: "s", Family: "fam", Category: "cat-s", InputBytes: mb << 20})
+		require.InEpsilon(t, 2*float64(mb), p.P50, 0.1, "input %d MB", mb)
+	}
+}
+
+func TestQuantileInterpolates(t *testing.T) {
+	t.Parallel()
+	p := Prediction{P50: 10, P90: 20, P99: 40}
+	require.InDelta(t, 10, p.Quantile(0.5), 1e-9)
+	require.InDelta(t, 20, p.Quantile(0.9), 0.05)
+	require.InDelta(t, 40, p.Quantile(0.99), 1e-9)
+	q75 := p.Quantile(0.75)
+	require.Greater(t, q75, 10.0)
+	require.Less(t, q75, 20.0)
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	t.Parallel()
+	m := New(DefaultConfig())
+	for i := 1; i <= 10; i++ {
+		m.Observe(obs("s", float64(i), int64(i)<<20))
+	}
+	b, err := json.Marshal(m)
+	require.NoError(t, err)
+	var back Model
+	require.NoError(t, json.Unmarshal(b, &back))
+	q := Query{Signature: "s", Family: "fam", Category: "cat-s", InputBytes: 5 << 20}
+	require.Equal(t, m.Predict(q), back.Predict(q))
+	require.ErrorIs(t, back.UnmarshalJSON([]byte(`{"version":99}`)), ErrBadState)
+}
+
+func TestWindowBoundsMemory(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	cfg.Window = 8
+	m := New(cfg)
+	for i := range 100 {
+		m.Observe(obs("s", float64(i+1), 0))
+	}
+	require.Len(t, m.keys["s\x00s"].Obs, 8)
+	// Only the recent regime (93..100) remains.
+	require.Greater(t, m.Predict(Query{Signature: "s"}).P50, 90.0)
+}
