@@ -1,0 +1,185 @@
+package bench
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// ErrNoTraces is returned when a traces directory holds no WfFormat file.
+var ErrNoTraces = errors.New("no WfFormat traces found")
+
+// Task is one task of a trace as the simulator needs it: its true runtime and its
+// requests, with dependencies as indices into Trace.Tasks.
+type Task struct {
+	ID         string
+	Category   string
+	Signature  string
+	CPU        float64
+	Memory     int64
+	InputBytes int64
+	// Runtime is the recorded runtime in seconds: the truth the simulator executes.
+	Runtime  float64
+	Parents  []int
+	Children []int
+}
+
+// Trace is one recorded workflow execution.
+type Trace struct {
+	// Name is the file's path relative to the directory it was loaded from.
+	Name   string
+	Family string
+	Tasks  []Task
+	// Order is a topological order of Tasks.
+	Order []int
+}
+
+// LoadDir reads every WfFormat file (*.json) under dir and its subfolders, sorted by
+// family and then file name, which is the order traces are scored in.
+func LoadDir(dir string) ([]*Trace, error) {
+	var paths []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.EqualFold(filepath.Ext(p), ".json") {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("walk %s: %w", dir, err)
+	}
+	var out []*Trace
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("read trace: %w", err)
+		}
+		if !looksLikeWfFormat(data) {
+			continue // other JSON (manifests, schemas) is not a trace
+		}
+		rel, _ := filepath.Rel(dir, p)
+		tr, err := ParseTrace(filepath.ToSlash(rel), data)
+		if err != nil {
+			return nil, fmt.Errorf("trace %s: %w", p, err)
+		}
+		out = append(out, tr)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: %w", dir, ErrNoTraces)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Family != out[j].Family {
+			return out[i].Family < out[j].Family
+		}
+		return filepath.Base(out[i].Name) < filepath.Base(out[j].Name)
+	})
+	return out, nil
+}
+
+// looksLikeWfFormat tells a workflow instance from other JSON in a traces directory.
+func looksLikeWfFormat(data []byte) bool {
+	var probe struct {
+		Workflow json.RawMessage `json:"workflow"`
+	}
+	return json.Unmarshal(data, &probe) == nil && len(probe.Workflow) > 0
+}
+
+// ParseTrace parses one WfFormat instance. name is used for the report and, when the
+// document does not say otherwise, to derive the family (the file name up to its first
+// '-', as WfCommons names instances "<family>-<site>-<size>-<n>.json").
+func ParseTrace(name string, data []byte) (*Trace, error) {
+	wf, err := parseWorkflow(data)
+	if err != nil {
+		return nil, err
+	}
+	family := wf.Family
+	if family == "" || family == "workflow-test" {
+		family = familyFromName(name)
+	}
+	tr := &Trace{Name: name, Family: family}
+	index := make(map[string]int, len(wf.Tasks))
+	for i, t := range wf.Tasks {
+		index[t.ID] = i
+	}
+	tr.Tasks = make([]Task, len(wf.Tasks))
+	for i, t := range wf.Tasks {
+		cpu := t.CPU
+		if cpu <= 0 {
+			cpu = 1
+		}
+		rt := t.ReplaySeconds
+		if rt < 0 {
+			rt = 0
+		}
+		tr.Tasks[i] = Task{
+			ID: t.ID, Category: t.Category, CPU: cpu, Memory: max(t.MemoryBytes, 0),
+			InputBytes: t.InputBytes, Runtime: rt,
+		}
+	}
+	for i, t := range wf.Tasks {
+		for _, d := range t.DependsOn {
+			p, ok := index[d]
+			if !ok {
+				return nil, fmt.Errorf("task %s: unknown parent %q", t.ID, d)
+			}
+			tr.Tasks[i].Parents = append(tr.Tasks[i].Parents, p)
+			tr.Tasks[p].Children = append(tr.Tasks[p].Children, i)
+		}
+	}
+	for i := range tr.Tasks {
+		tr.Tasks[i].Signature = signature(family, &tr.Tasks[i])
+	}
+	order, err := topoOrder(tr.Tasks)
+	if err != nil {
+		return nil, err
+	}
+	tr.Order = order
+	return tr, nil
+}
+
+func familyFromName(name string) string {
+	base := strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
+	if i := strings.IndexByte(base, '-'); i > 0 {
+		return base[:i]
+	}
+	return base
+}
+
+// ErrCycle is returned for a trace whose dependencies are not a DAG.
+var ErrCycle = errors.New("dependency cycle")
+
+// topoOrder is Kahn's algorithm with ties broken by index, so the order is deterministic.
+func topoOrder(tasks []Task) ([]int, error) {
+	indeg := make([]int, len(tasks))
+	for i := range tasks {
+		indeg[i] = len(tasks[i].Parents)
+	}
+	var queue, order []int
+	for i := range tasks {
+		if indeg[i] == 0 {
+			queue = append(queue, i)
+		}
+	}
+	for len(queue) > 0 {
+		v := queue[0]
+		queue = queue[1:]
+		order = append(order, v)
+		for _, c := range tasks[v].Children {
+			indeg[c]--
+			if indeg[c] == 0 {
+				queue = append(queue, c)
+			}
+		}
+	}
+	if len(order) != len(tasks) {
+		return nil, ErrCycle
+	}
+	return order, nil
+}
