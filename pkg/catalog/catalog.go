@@ -40,7 +40,8 @@ type InstanceType struct {
 	Hot, Warm, Cold Latency
 }
 
-// Quotas are the account's limits on simultaneously allocated (not terminated) VMs.
+// Quotas are the account's limits on VMs that are pending or running; as with EC2's
+// On-Demand vCPU limits, stopped (warm) standbys do not count until started again.
 type Quotas struct {
 	MaxVMs   int
 	MaxCores float64
