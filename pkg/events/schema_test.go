@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -13,7 +14,11 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 )
+
+// asyncAPIPath is the AsyncAPI document, relative to this package in the repository.
+const asyncAPIPath = "../../docs/asyncapi.yaml"
 
 func TestEveryTypeHasSchemaAndFixture(t *testing.T) {
 	t.Parallel()
@@ -406,4 +411,74 @@ func mustRead(tb testing.TB, path string) []byte {
 	b, err := os.ReadFile(path)
 	require.NoError(tb, err)
 	return b
+}
+
+// TestAsyncAPIListsEveryType keeps docs/asyncapi.yaml in step with the code: one channel per
+// type at the subject Subject builds, a payload that $refs the type's schema file, and the
+// type's fixture as the message example.
+func TestAsyncAPIListsEveryType(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(asyncAPIPath)
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skip("docs/asyncapi.yaml is not beside this module (built outside the repository)")
+	}
+	require.NoError(t, err)
+	var doc struct {
+		AsyncAPI string `yaml:"asyncapi"`
+		Channels map[string]struct {
+			Address  string `yaml:"address"`
+			Messages map[string]struct {
+				Ref string `yaml:"$ref"`
+			} `yaml:"messages"`
+		} `yaml:"channels"`
+		Components struct {
+			Messages map[string]struct {
+				Name    string `yaml:"name"`
+				Payload struct {
+					AllOf []struct {
+						Ref        string `yaml:"$ref"`
+						Properties struct {
+							Type struct {
+								Const string `yaml:"const"`
+							} `yaml:"type"`
+							Data struct {
+								Ref string `yaml:"$ref"`
+							} `yaml:"data"`
+						} `yaml:"properties"`
+					} `yaml:"allOf"`
+				} `yaml:"payload"`
+				Examples []struct {
+					Payload any `yaml:"payload"`
+				} `yaml:"examples"`
+			} `yaml:"messages"`
+		} `yaml:"components"`
+	}
+	require.NoError(t, yaml.Unmarshal(raw, &doc))
+	require.Equal(t, "3.0.0", doc.AsyncAPI)
+	require.Len(t, doc.Channels, len(AllTypes), "one channel per type in AllTypes")
+
+	byAddress := make(map[string]string)
+	for name, ch := range doc.Channels {
+		byAddress[ch.Address] = name
+	}
+	for _, typ := range AllTypes {
+		chName, ok := byAddress[Subject(typ, "{workflowId}")]
+		require.True(t, ok, "no channel for %s", typ)
+		ch := doc.Channels[chName]
+		require.Len(t, ch.Messages, 1, chName)
+		for _, m := range ch.Messages {
+			msgName := strings.TrimPrefix(m.Ref, "#/components/messages/")
+			msg, ok := doc.Components.Messages[msgName]
+			require.True(t, ok, "%s refers to missing message %s", chName, m.Ref)
+			require.Equal(t, string(typ), msg.Name)
+			require.Len(t, msg.Payload.AllOf, 2, msgName)
+			require.Equal(t, "../pkg/events/schemas/"+EnvelopeSchemaFile, msg.Payload.AllOf[0].Ref)
+			require.Equal(t, string(typ), msg.Payload.AllOf[1].Properties.Type.Const)
+			require.Equal(t, "../pkg/events/schemas/"+SchemaFile(typ), msg.Payload.AllOf[1].Properties.Data.Ref)
+			require.Len(t, msg.Examples, 1, msgName)
+			example, err := json.Marshal(msg.Examples[0].Payload)
+			require.NoError(t, err)
+			require.JSONEq(t, string(readFixture(t, typ)), string(example), "the example of %s is not its fixture", typ)
+		}
+	}
 }
