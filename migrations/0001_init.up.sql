@@ -79,6 +79,8 @@ CREATE TABLE workflow_tasks (
     level            int              NOT NULL,
     estimate_seconds double precision NOT NULL,
     estimate_source  text             NOT NULL,
+    retries          int              NOT NULL DEFAULT 0,
+    input_bytes      bigint           NOT NULL DEFAULT 0,
     PRIMARY KEY (workflow_id, task_id)
 );
 
@@ -119,11 +121,16 @@ CREATE INDEX allocation_vms_by_workflow ON allocation_vms (workflow_id);
 CREATE TABLE task_runs (
     workflow_id   uuid             NOT NULL,
     task_id       text             NOT NULL,
-    state         text             NOT NULL, -- pending, dispatched, succeeded, failed
+    state         text             NOT NULL, -- pending, dispatched, succeeded, failed, upstream_failed
     attempt       int              NOT NULL DEFAULT 0,
     vm_id         text,
     cpu           double precision NOT NULL,
     memory_bytes  bigint           NOT NULL,
+    parents       text[]           NOT NULL,
+    retries       int              NOT NULL DEFAULT 0,
+    priority      double precision NOT NULL DEFAULT 0, -- upward rank: longest path to the end
+    planned_vm    text             NOT NULL DEFAULT '', -- the plan's VM key for this task
+    spec          jsonb            NOT NULL, -- the events.Task to dispatch
     dispatched_at timestamptz,
     finished_at   timestamptz,
     PRIMARY KEY (workflow_id, task_id)
@@ -143,6 +150,8 @@ CREATE TABLE vms (
     memory_bytes  bigint           NOT NULL,
     state         text             NOT NULL, -- requested, provisioning, hot_idle, busy, idle, warm, terminated, failed
     requested_at  timestamptz      NOT NULL DEFAULT now(),
+    launch_at     timestamptz      NOT NULL DEFAULT now(), -- the plan's request time: proactive launches wait for it
+    reason        text             NOT NULL DEFAULT '',
     ready_at      timestamptz,
     released_at   timestamptz,
     updated_at    timestamptz      NOT NULL DEFAULT now()

@@ -65,13 +65,17 @@ type Consumer struct {
 
 	mu      sync.Mutex
 	stops   []func()
+	cancels []context.CancelFunc
 	wg      sync.WaitGroup
 	stopped bool
+	// Grace is how long Stop lets in-flight handlers finish before cancelling them, which
+	// makes them hand their messages back.
+	Grace time.Duration
 }
 
 // NewConsumer returns a Consumer on stream; pool receives dead letters.
 func NewConsumer(js jetstream.JetStream, pool *pgxpool.Pool, stream string, log *slog.Logger) *Consumer {
-	return &Consumer{js: js, pool: pool, stream: stream, log: log}
+	return &Consumer{js: js, pool: pool, stream: stream, log: log, Grace: 10 * time.Second}
 }
 
 // Subscribe creates (or updates) the durable consumer and starts handling its messages.
@@ -101,7 +105,8 @@ func (c *Consumer) Subscribe(ctx context.Context, sub Subscription) error {
 		iter.Stop()
 		return errors.New("consumer stopped")
 	}
-	c.stops = append(c.stops, func() { iter.Stop(); cancel() })
+	c.stops = append(c.stops, iter.Stop)
+	c.cancels = append(c.cancels, cancel)
 	c.mu.Unlock()
 
 	sem := make(chan struct{}, sub.Concurrency)
@@ -130,18 +135,28 @@ func (c *Consumer) Subscribe(ctx context.Context, sub Subscription) error {
 	return nil
 }
 
-// Stop stops fetching, lets in-flight handlers finish (they ack or NAK their messages),
-// and returns. Messages fetched but not started are redelivered by JetStream. Idempotent.
+// Stop stops fetching and lets in-flight handlers finish for up to Grace; handlers still
+// running then are cancelled and NAK their messages, handing them back. Messages fetched
+// but not started are redelivered by JetStream. Idempotent.
 func (c *Consumer) Stop() {
 	c.mu.Lock()
-	stops := c.stops
-	c.stops = nil
+	stops, cancels := c.stops, c.cancels
+	c.stops, c.cancels = nil, nil
 	c.stopped = true
 	c.mu.Unlock()
 	for _, s := range stops {
 		s()
 	}
-	c.wg.Wait()
+	done := make(chan struct{})
+	go func() { c.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(c.Grace):
+	}
+	for _, cancel := range cancels {
+		cancel()
+	}
+	<-done
 }
 
 func (c *Consumer) handle(ctx context.Context, sub Subscription, msg jetstream.Msg) {

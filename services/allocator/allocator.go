@@ -1,0 +1,275 @@
+// Package allocator is the allocator service's shell: it turns demand-predicted into a
+// versioned plan (plan-ready), tracks the VMs the pool provisions for each workflow, and
+// dispatches each task when its parents have succeeded (task-dispatched). Decisions live
+// in the planner and dispatch packages; this package reads events, calls them, writes
+// Postgres and emits events through the outbox.
+package allocator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/foresight-run/foresight/pkg/bus"
+	"github.com/foresight-run/foresight/pkg/events"
+	"github.com/foresight-run/foresight/pkg/outbox"
+	"github.com/foresight-run/foresight/pkg/service"
+	"github.com/foresight-run/foresight/services/allocator/dispatch"
+)
+
+// Source is the CloudEvents source of everything the allocator publishes.
+const Source = "foresight/allocator"
+
+// Service is the allocator.
+type Service struct {
+	rt      *service.Runtime
+	log     *slog.Logger
+	planner Planner
+}
+
+// Planner turns a demand forecast into a plan. The default plans onto the provider's
+// catalog; tests and the benchmark may pass another.
+type Planner func(dp events.DemandPredicted) (events.PlanReady, error)
+
+// New returns the allocator on rt using plan to make plans.
+func New(rt *service.Runtime, plan Planner) *Service {
+	return &Service{rt: rt, log: rt.Log.With("component", "allocator"), planner: plan}
+}
+
+// Start subscribes the allocator's consumers.
+func (s *Service) Start(ctx context.Context) error {
+	subs := []struct {
+		name string
+		typ  events.Type
+		fn   bus.TxHandler
+	}{
+		{"allocator-demand-predicted", events.TypeDemandPredicted, s.onDemandPredicted},
+		{"allocator-vm-provisioned", events.TypeVMProvisioned, s.onVMProvisioned},
+		{"allocator-vm-released", events.TypeVMReleased, s.onVMReleased},
+		{"allocator-task-observed", events.TypeTaskObserved, s.onTaskObserved},
+	}
+	for _, sub := range subs {
+		if err := s.rt.Subscribe(ctx, bus.Subscription{
+			Durable: sub.name, Type: sub.typ, Concurrency: 4,
+			Handler: bus.Transactional(s.rt.Pool, sub.name, sub.fn),
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop is a no-op: the runtime's consumer owns the subscriptions.
+func (s *Service) Stop() {}
+
+func (s *Service) onDemandPredicted(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
+	dp, err := bus.Decode[events.DemandPredicted](env)
+	if err != nil {
+		return err
+	}
+	plan, err := s.planner(dp)
+	if err != nil {
+		return bus.Permanent(fmt.Errorf("plan %s: %w", dp.WorkflowID, err))
+	}
+	plan.WorkflowID, plan.Version = dp.WorkflowID, 1
+	graph, _ := json.Marshal(dp)
+	tag, err := tx.Exec(ctx,
+		`INSERT INTO allocations (workflow_id, plan_version, state, graph) VALUES ($1, 1, 'planned', $2)
+		 ON CONFLICT (workflow_id) DO NOTHING`, dp.WorkflowID, graph)
+	if err != nil {
+		return fmt.Errorf("insert allocation: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil // already planned under another event id
+	}
+	planJSON, _ := json.Marshal(plan)
+	if _, err := tx.Exec(ctx, `INSERT INTO plans (workflow_id, version, plan, reason) VALUES ($1, 1, $2, $3)`,
+		dp.WorkflowID, planJSON, plan.Reason); err != nil {
+		return fmt.Errorf("insert plan: %w", err)
+	}
+	placed := make(map[string]string, len(plan.Placements))
+	for _, p := range plan.Placements {
+		placed[p.TaskID] = p.VMKey
+	}
+	rows := make([][]any, 0, len(dp.Graph.Tasks))
+	for _, t := range dp.Graph.Tasks {
+		spec, _ := json.Marshal(t.Task)
+		parents := t.DependsOn
+		if parents == nil {
+			parents = []string{}
+		}
+		rows = append(rows, []any{dp.WorkflowID, t.ID, "pending", t.CPU, t.MemoryBytes, parents, t.Retries, t.UpwardRank, placed[t.ID], spec})
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"task_runs"},
+		[]string{"workflow_id", "task_id", "state", "cpu", "memory_bytes", "parents", "retries", "priority", "planned_vm", "spec"},
+		pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("insert task runs: %w", err)
+	}
+	return outbox.Emit(ctx, tx, events.DerivedID(env.ID, "plan", "1"), Source, dp.WorkflowID, s.rt.Clock.Now(), plan)
+}
+
+func (s *Service) onVMProvisioned(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
+	vm, err := bus.Decode[events.VMProvisioned](env)
+	if err != nil {
+		return err
+	}
+	if err := lockAllocation(ctx, tx, vm.WorkflowID); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx,
+		`INSERT INTO allocation_vms (vm_id, workflow_id, vm_key, cores, memory_bytes, ready_at) VALUES ($1, $2, $3, $4, $5, $6)
+		 ON CONFLICT (vm_id) DO NOTHING`, vm.VMID, vm.WorkflowID, vm.Key, vm.Cores, vm.MemoryBytes, vm.ReadyAt); err != nil {
+		return fmt.Errorf("insert vm: %w", err)
+	}
+	return s.dispatch(ctx, tx, vm.WorkflowID)
+}
+
+func (s *Service) onVMReleased(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
+	vm, err := bus.Decode[events.VMReleased](env)
+	if err != nil {
+		return err
+	}
+	if err := lockAllocation(ctx, tx, vm.WorkflowID); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE allocation_vms SET released = true WHERE vm_id = $1`, vm.VMID); err != nil {
+		return fmt.Errorf("release vm: %w", err)
+	}
+	return s.dispatch(ctx, tx, vm.WorkflowID)
+}
+
+func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
+	obs, err := bus.Decode[events.TaskObserved](env)
+	if err != nil {
+		return err
+	}
+	if err := lockAllocation(ctx, tx, obs.WorkflowID); err != nil {
+		return err
+	}
+	var state string
+	var attempt, retries int
+	err = tx.QueryRow(ctx, `SELECT state, attempt, retries FROM task_runs WHERE workflow_id = $1 AND task_id = $2`,
+		obs.WorkflowID, obs.TaskID).Scan(&state, &attempt, &retries)
+	if err != nil {
+		return fmt.Errorf("load task run %s: %w", obs.TaskID, err)
+	}
+	if state != string(dispatch.Dispatched) || attempt != obs.Attempt {
+		s.log.Info("stale observation ignored", "workflow_id", obs.WorkflowID, "task_id", obs.TaskID, "attempt", obs.Attempt)
+		return nil
+	}
+	next := dispatch.Succeeded
+	if obs.Status != events.StatusSucceeded {
+		next = dispatch.Failed
+		if attempt <= retries {
+			next = dispatch.Pending // retried: dispatch bumps the attempt
+		}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE task_runs SET state = $3, finished_at = $4 WHERE workflow_id = $1 AND task_id = $2`,
+		obs.WorkflowID, obs.TaskID, string(next), obs.FinishedAt); err != nil {
+		return fmt.Errorf("update task run: %w", err)
+	}
+	return s.dispatch(ctx, tx, obs.WorkflowID)
+}
+
+// lockAllocation serialises every allocator handler of one workflow, so two concurrent
+// events never dispatch the same room twice.
+func lockAllocation(ctx context.Context, tx pgx.Tx, workflowID string) error {
+	var state string
+	err := tx.QueryRow(ctx, `SELECT state FROM allocations WHERE workflow_id = $1 FOR UPDATE`, workflowID).Scan(&state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// The plan is committed before any VM or task event about it can exist; a miss is
+		// a workflow this allocator never planned.
+		return bus.Permanent(fmt.Errorf("no allocation for workflow %s", workflowID))
+	}
+	return err
+}
+
+// dispatch starts every task that is ready and fits, in the caller's transaction.
+func (s *Service) dispatch(ctx context.Context, tx pgx.Tx, workflowID string) error {
+	rows, err := tx.Query(ctx,
+		`SELECT task_id, state, parents, cpu, memory_bytes, priority, planned_vm, coalesce(vm_id, '') FROM task_runs WHERE workflow_id = $1`, workflowID)
+	if err != nil {
+		return fmt.Errorf("load task runs: %w", err)
+	}
+	var tasks []dispatch.Task
+	for rows.Next() {
+		var t dispatch.Task
+		var st string
+		if err := rows.Scan(&t.ID, &st, &t.Parents, &t.CPU, &t.MemoryBytes, &t.Priority, &t.PlannedVM, &t.VM); err != nil {
+			rows.Close()
+			return fmt.Errorf("scan task run: %w", err)
+		}
+		t.State = dispatch.State(st)
+		tasks = append(tasks, t)
+	}
+	rows.Close()
+	vmRows, err := tx.Query(ctx, `SELECT vm_id, vm_key, cores, memory_bytes FROM allocation_vms WHERE workflow_id = $1 AND NOT released`, workflowID)
+	if err != nil {
+		return fmt.Errorf("load vms: %w", err)
+	}
+	vms, err := pgx.CollectRows(vmRows, func(r pgx.CollectableRow) (dispatch.VM, error) {
+		var v dispatch.VM
+		return v, r.Scan(&v.ID, &v.Key, &v.Cores, &v.MemoryBytes)
+	})
+	if err != nil {
+		return fmt.Errorf("scan vms: %w", err)
+	}
+
+	d := dispatch.Decide(tasks, vms)
+	now := s.rt.Clock.Now()
+	if len(d.Blocked) > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE task_runs SET state = 'upstream_failed', finished_at = $3 WHERE workflow_id = $1 AND task_id = ANY($2)`,
+			workflowID, d.Blocked, now); err != nil {
+			return fmt.Errorf("mark upstream failed: %w", err)
+		}
+	}
+	var planVersion int
+	if err := tx.QueryRow(ctx, `SELECT plan_version FROM allocations WHERE workflow_id = $1`, workflowID).Scan(&planVersion); err != nil {
+		return err
+	}
+	for _, a := range d.Start {
+		var attempt int
+		var spec []byte
+		if err := tx.QueryRow(ctx,
+			`UPDATE task_runs SET state = 'dispatched', attempt = attempt + 1, vm_id = $3, dispatched_at = $4
+			 WHERE workflow_id = $1 AND task_id = $2 RETURNING attempt, spec`,
+			workflowID, a.Task, a.VM, now).Scan(&attempt, &spec); err != nil {
+			return fmt.Errorf("mark dispatched %s: %w", a.Task, err)
+		}
+		var task events.Task
+		if err := json.Unmarshal(spec, &task); err != nil {
+			return bus.Permanent(fmt.Errorf("task spec %s: %w", a.Task, err))
+		}
+		ev := events.TaskDispatched{WorkflowID: workflowID, TaskID: a.Task, Attempt: attempt, VMID: a.VM, PlanVersion: planVersion, Task: task}
+		id := events.DerivedID(workflowID, "dispatch", a.Task, fmt.Sprint(attempt))
+		if err := outbox.Emit(ctx, tx, id, Source, workflowID, now, ev); err != nil {
+			return err
+		}
+	}
+	state := "running"
+	if allTerminal(tasks, d) {
+		state = "done"
+	}
+	_, err = tx.Exec(ctx, `UPDATE allocations SET state = $2, updated_at = $3, started_at = coalesce(started_at, $3) WHERE workflow_id = $1`,
+		workflowID, state, now)
+	return err
+}
+
+func allTerminal(tasks []dispatch.Task, d dispatch.Decision) bool {
+	if len(d.Start) > 0 {
+		return false
+	}
+	for _, t := range tasks {
+		if !t.State.Terminal() {
+			return false
+		}
+	}
+	return true
+}
+
+var _ = time.Second

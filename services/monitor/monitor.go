@@ -1,0 +1,132 @@
+// Package monitor is the monitor service's shell: it stores every task-observed in the
+// history the predictor learns from, sends the actual-versus-predicted delta of each task
+// to the predictor, and closes the workflow (workflow-completed) when every task settled.
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/foresight-run/foresight/pkg/bus"
+	"github.com/foresight-run/foresight/pkg/events"
+	"github.com/foresight-run/foresight/pkg/outbox"
+	"github.com/foresight-run/foresight/pkg/service"
+	"github.com/foresight-run/foresight/services/monitor/completion"
+)
+
+// Source is the CloudEvents source of the monitor's events.
+const Source = "foresight/monitor"
+
+// Service is the monitor.
+type Service struct {
+	rt  *service.Runtime
+	log *slog.Logger
+}
+
+// New returns the monitor on rt.
+func New(rt *service.Runtime) *Service {
+	return &Service{rt: rt, log: rt.Log.With("component", "monitor")}
+}
+
+// Start subscribes to task-observed.
+func (s *Service) Start(ctx context.Context) error {
+	return s.rt.Subscribe(ctx, bus.Subscription{
+		Durable: "monitor-task-observed", Type: events.TypeTaskObserved, Concurrency: 4,
+		Handler: bus.Transactional(s.rt.Pool, "monitor-task-observed", s.onTaskObserved),
+	})
+}
+
+// Stop is a no-op: the runtime's consumer owns the subscription.
+func (s *Service) Stop() {}
+
+func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
+	o, err := bus.Decode[events.TaskObserved](env)
+	if err != nil {
+		return err
+	}
+	// Serialise the completion check per workflow (observations of one workflow may be
+	// handled concurrently).
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "monitor:"+o.WorkflowID); err != nil {
+		return err
+	}
+	var family, signature, category string
+	var predicted float64
+	var inputBytes int64
+	err = tx.QueryRow(ctx,
+		`SELECT g.graph->>'family', t.signature, t.category, t.estimate_seconds, t.input_bytes
+		 FROM workflow_tasks t JOIN graphs g USING (workflow_id) WHERE t.workflow_id = $1 AND t.task_id = $2`,
+		o.WorkflowID, o.TaskID).Scan(&family, &signature, &category, &predicted, &inputBytes)
+	if err != nil {
+		return fmt.Errorf("load task %s/%s: %w", o.WorkflowID, o.TaskID, err)
+	}
+	if _, err := tx.Exec(ctx,
+		`INSERT INTO task_observations (workflow_id, task_id, attempt, vm_id, family, signature, category, status, exit_code,
+		   started_at, finished_at, runtime_seconds, cpu_seconds, peak_rss_bytes, predicted_seconds, input_bytes, error)
+		 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17) ON CONFLICT DO NOTHING`,
+		o.WorkflowID, o.TaskID, o.Attempt, o.VMID, family, signature, category, o.Status, o.ExitCode,
+		o.StartedAt, o.FinishedAt, o.RuntimeSeconds, o.CPUSeconds, o.PeakRSSBytes, predicted, inputBytes, o.Error); err != nil {
+		return fmt.Errorf("store observation: %w", err)
+	}
+	now := s.rt.Clock.Now()
+	delta := events.PredictionDelta{WorkflowID: o.WorkflowID, TaskID: o.TaskID, Signature: signature, Family: family,
+		Category: category, InputBytes: inputBytes, PredictedSeconds: predicted, ActualSeconds: o.RuntimeSeconds,
+		PeakRSSBytes: o.PeakRSSBytes, CPUSeconds: o.CPUSeconds, Status: o.Status}
+	if err := outbox.Emit(ctx, tx, events.DerivedID(env.ID, "delta"), Source, o.WorkflowID, now, delta); err != nil {
+		return err
+	}
+	return s.checkCompletion(ctx, tx, o.WorkflowID)
+}
+
+func (s *Service) checkCompletion(ctx context.Context, tx pgx.Tx, workflowID string) error {
+	rows, err := tx.Query(ctx, `SELECT task_id, parents, retries FROM workflow_tasks WHERE workflow_id = $1`, workflowID)
+	if err != nil {
+		return err
+	}
+	tasks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (completion.Task, error) {
+		var t completion.Task
+		return t, r.Scan(&t.ID, &t.Parents, &t.Retries)
+	})
+	if err != nil {
+		return fmt.Errorf("load graph: %w", err)
+	}
+	latest := make(map[string]completion.Outcome, len(tasks))
+	rows, err = tx.Query(ctx,
+		`SELECT DISTINCT ON (task_id) task_id, status = 'succeeded', attempt FROM task_observations
+		 WHERE workflow_id = $1 ORDER BY task_id, attempt DESC`, workflowID)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id string
+		var o completion.Outcome
+		if err := rows.Scan(&id, &o.Succeeded, &o.Attempt); err != nil {
+			rows.Close()
+			return err
+		}
+		latest[id] = o
+	}
+	rows.Close()
+	r := completion.Evaluate(tasks, latest)
+	if !r.Complete {
+		return nil
+	}
+	var makespan float64
+	if err := tx.QueryRow(ctx,
+		`SELECT coalesce(extract(epoch FROM max(finished_at) - min(started_at)), 0) FROM task_observations WHERE workflow_id = $1`,
+		workflowID).Scan(&makespan); err != nil {
+		return err
+	}
+	status := events.WorkflowSucceeded
+	if !r.Succeeded {
+		status = events.WorkflowFailed
+	}
+	done := events.WorkflowCompleted{WorkflowID: workflowID, Status: status, Tasks: len(tasks),
+		FailedTasks: r.Failed + r.Blocked, MakespanSeconds: makespan, CompletedAt: s.rt.Clock.Now()}
+	s.log.Info("workflow completed", "workflow_id", workflowID, "status", status, "makespan_s", makespan)
+	// One id per workflow: a second completion check emits the same event, dropped by the
+	// outbox's unique id.
+	return outbox.Emit(ctx, tx, events.DerivedID(workflowID, "completed"), Source, workflowID, done.CompletedAt, done)
+}
