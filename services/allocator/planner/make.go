@@ -1,0 +1,819 @@
+package planner
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/foresight-run/foresight/pkg/catalog"
+	"github.com/foresight-run/foresight/pkg/events"
+)
+
+// maxExtraScans bounds how many lower-priority tasks one dispatch looks at after the most
+// urgent ready task chose to wait: they can only use leftover fragments, and scanning the
+// whole queue at every event would make planning quadratic.
+const maxExtraScans = 4
+
+// eps absorbs float noise in capacity arithmetic.
+const eps = 1e-9
+
+// vmState is one machine during planning.
+type vmState struct {
+	typ       int32
+	seg       int32 // index of its current run in plan.VMs
+	running   int32
+	runs      int32
+	freeCPU   float64
+	freeMem   int64
+	busyUntil float64
+	idleSince float64
+	inOpen    bool
+	ready     bool
+	gone      bool
+}
+
+// event kinds, in processing order at equal times: a VM becomes usable before the tasks
+// placed on it can finish.
+const (
+	evReady uint8 = iota
+	evFinish
+)
+
+type event struct {
+	t    float64
+	seq  int32
+	id   int32
+	kind uint8
+}
+
+func (a event) before(b event) bool {
+	if a.t != b.t {
+		return a.t < b.t
+	}
+	if a.kind != b.kind {
+		return a.kind < b.kind
+	}
+	return a.seq < b.seq
+}
+
+type eventHeap []event
+
+func (h *eventHeap) push(e event) {
+	*h = append(*h, e)
+	a := *h
+	i := len(a) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !a[i].before(a[p]) {
+			break
+		}
+		a[i], a[p] = a[p], a[i]
+		i = p
+	}
+}
+
+func (h *eventHeap) pop() event {
+	a := *h
+	top := a[0]
+	last := len(a) - 1
+	a[0] = a[last]
+	a = a[:last]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= len(a) {
+			break
+		}
+		m := l
+		if r := l + 1; r < len(a) && a[r].before(a[l]) {
+			m = r
+		}
+		if !a[m].before(a[i]) {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return top
+}
+
+// readyQueue is a max-heap of ready tasks by upward rank (ties: lower index first).
+type readyQueue struct {
+	a    []int32
+	rank []float64
+}
+
+func (q *readyQueue) less(x, y int32) bool {
+	if q.rank[x] != q.rank[y] {
+		return q.rank[x] > q.rank[y]
+	}
+	return x < y
+}
+
+func (q *readyQueue) push(t int32) {
+	q.a = append(q.a, t)
+	i := len(q.a) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !q.less(q.a[i], q.a[p]) {
+			break
+		}
+		q.a[i], q.a[p] = q.a[p], q.a[i]
+		i = p
+	}
+}
+
+func (q *readyQueue) pop() int32 {
+	a := q.a
+	top := a[0]
+	last := len(a) - 1
+	a[0] = a[last]
+	a = a[:last]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= len(a) {
+			break
+		}
+		m := l
+		if r := l + 1; r < len(a) && q.less(a[r], a[l]) {
+			m = r
+		}
+		if !q.less(a[m], a[i]) {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	q.a = a
+	return top
+}
+
+// state is one planning run.
+type state struct {
+	in    Input
+	pipe  Pipeline
+	types []catalog.InstanceType
+	warm  []float64 // mean warm latency per type
+	cold  []float64 // mean cold latency per type
+
+	g      graph
+	cpu    []float64
+	mem    []int64
+	dur    []float64
+	rank   []float64
+	wait   []int32 // unfinished parents per task
+	placed []bool
+
+	vms      []vmState
+	segVM    []int32 // plan.VMs index → machine
+	plan     Plan
+	events   eventHeap
+	seq      int32
+	ready    readyQueue
+	deferred []int32
+	open     []int32
+	idle     [][]int32 // per type: idle VMs, most recently idle last
+	poolHot  [][]int   // per type: unclaimed pool VMs
+	poolWarm [][]int
+	poolNext []int // per type index into poolHot / poolWarm (hot: even, warm: odd)
+
+	// backlog sums over ready, unplaced tasks: core-seconds and byte-seconds.
+	backlogCPU, backlogMem float64
+
+	liveVMs   int
+	liveCores float64
+	makespan  float64 // the plan's makespan estimate (see Context.Makespan)
+	lambda    float64
+	spent     float64
+	minCPU    float64
+	minMem    int64
+
+	ctx  Context
+	cand []Candidate
+}
+
+// Make plans the workflow: a list schedule in upward-rank order (HEFT) on predicted
+// durations, simulated forward in time; each ready task goes to free capacity on a VM the
+// plan already runs, or else to the candidate of lowest marginal objective among reusing an
+// idle VM, claiming a pool VM, launching one, or waiting for capacity. See doc.go.
+func Make(in Input) (Plan, error) {
+	s, err := newState(in)
+	if err != nil {
+		return Plan{}, err
+	}
+	if err := s.run(); err != nil {
+		return Plan{}, err
+	}
+	return s.finish(), nil
+}
+
+func newState(in Input) (*state, error) {
+	n := len(in.Tasks)
+	s := &state{in: in, types: in.Catalog.Types}
+	if in.Pipeline != nil {
+		s.pipe = *in.Pipeline
+	} else {
+		s.pipe = DefaultPipeline()
+	}
+	if len(s.types) == 0 && n > 0 {
+		return nil, fmt.Errorf("%w: the catalog has no instance types", ErrInvalidInput)
+	}
+	nt := len(s.types)
+	s.warm = make([]float64, nt)
+	s.cold = make([]float64, nt)
+	typeIndex := make(map[string]int, nt)
+	for k, t := range s.types {
+		s.warm[k] = t.Warm.MeanSeconds
+		s.cold[k] = t.Cold.MeanSeconds
+		typeIndex[t.Name] = k
+	}
+
+	g, err := buildGraph(in.Tasks)
+	if err != nil {
+		return nil, err
+	}
+	s.g = g
+	s.cpu = make([]float64, n)
+	s.mem = make([]int64, n)
+	s.dur = make([]float64, n)
+	s.placed = make([]bool, n)
+	s.wait = make([]int32, n)
+	s.plan.Placements = make([]Placement, n)
+	headroom := 1 + math.Max(in.Knobs.MemoryHeadroom, 0)
+	s.minCPU, s.minMem = math.Inf(1), math.MaxInt64
+	for i, t := range in.Tasks {
+		if math.IsNaN(t.Duration) || t.Duration < 0 || math.IsInf(t.Duration, 0) {
+			return nil, fmt.Errorf("%w: task %d (%s): duration %v", ErrInvalidInput, i, t.ID, t.Duration)
+		}
+		if math.IsNaN(t.CPU) || t.CPU < 0 || t.MemoryBytes < 0 {
+			return nil, fmt.Errorf("%w: task %d (%s): cpu %v memory %d", ErrInvalidInput, i, t.ID, t.CPU, t.MemoryBytes)
+		}
+		s.cpu[i] = t.CPU
+		s.mem[i] = int64(float64(t.MemoryBytes) * headroom)
+		s.dur[i] = t.Duration
+		s.wait[i] = int32(len(t.Parents))
+		if !fitsSomeType(s.types, s.cpu[i], s.mem[i], in.Catalog.Quotas) {
+			return nil, fmt.Errorf("%w: task %d (%s) needs %.2f cores and %d bytes", ErrUnschedulable, i, t.ID, s.cpu[i], s.mem[i])
+		}
+		s.minCPU = math.Min(s.minCPU, s.cpu[i])
+		if s.mem[i] < s.minMem {
+			s.minMem = s.mem[i]
+		}
+		s.plan.Placements[i] = Placement{Task: int32(i), VM: -1}
+	}
+
+	s.idle = make([][]int32, nt)
+	s.poolHot = make([][]int, nt)
+	s.poolWarm = make([][]int, nt)
+	s.poolNext = make([]int, 2*nt)
+	s.ctx.avoid = make(map[string]bool, len(in.Avoid))
+	for _, a := range in.Avoid {
+		s.ctx.avoid[a.InstanceType+"/"+a.Tier] = true
+	}
+
+	// Fixed tasks: their machines become VMs of the plan, finished tasks release their
+	// children now, running ones hold their capacity until their predicted finish.
+	fixedVM := map[string]int32{}
+	done := make([]bool, n)
+	for _, f := range in.Fixed {
+		if f.Task < 0 || int(f.Task) >= n {
+			return nil, fmt.Errorf("%w: fixed task index %d out of range", ErrInvalidInput, f.Task)
+		}
+		if s.placed[f.Task] {
+			return nil, fmt.Errorf("%w: task %d fixed twice", ErrInvalidInput, f.Task)
+		}
+		k, ok := typeIndex[f.InstanceType]
+		if !ok {
+			return nil, fmt.Errorf("%w: fixed task %d: unknown instance type %q", ErrInvalidInput, f.Task, f.InstanceType)
+		}
+		v, ok := fixedVM[f.VMKey]
+		if !ok {
+			v = s.addVM(k, VM{Key: f.VMKey, Tier: events.TierHot, RequestAt: f.Start, ReadyAt: f.Start,
+				PoolVMID: f.VMKey, Reason: "carried over from the previous plan"})
+			s.vms[v].ready = true
+			fixedVM[f.VMKey] = v
+		}
+		vm := &s.vms[v]
+		seg := &s.plan.VMs[vm.seg]
+		seg.RequestAt = math.Min(seg.RequestAt, f.Start)
+		seg.ReadyAt = seg.RequestAt
+		vm.busyUntil = math.Max(vm.busyUntil, f.Finish)
+		s.placed[f.Task] = true
+		s.plan.Placements[f.Task] = Placement{Task: f.Task, VM: int(vm.seg), Start: f.Start, Finish: math.Max(f.Finish, f.Start)}
+		if f.Finish <= in.Now {
+			done[f.Task] = true
+			s.dur[f.Task] = 0
+			continue
+		}
+		s.dur[f.Task] = f.Finish - in.Now
+		vm.running++
+		vm.freeCPU -= s.cpu[f.Task]
+		vm.freeMem -= s.mem[f.Task]
+		s.pushEvent(f.Finish, evFinish, f.Task)
+	}
+	s.rank = g.upwardRanks(s.dur)
+	s.ready.rank = s.rank
+	for i := range done {
+		if done[i] {
+			for _, c := range g.kids[g.off[i]:g.off[i+1]] {
+				s.wait[c]--
+			}
+		}
+	}
+
+	// Pool VMs, by type. A pool VM that is a fixed task's machine is already in the plan:
+	// if nothing runs on it, it is an idle VM of the plan.
+	idleFixed := map[int32]bool{}
+	for pi, p := range in.Pool {
+		if v, ok := fixedVM[p.ID]; ok {
+			vm := &s.vms[v]
+			if vm.running == 0 && p.Tier == events.TierHot && !idleFixed[v] {
+				vm.idleSince = math.Max(vm.busyUntil, in.Now)
+				s.idle[vm.typ] = append(s.idle[vm.typ], v)
+				idleFixed[v] = true
+			}
+			continue
+		}
+		k, ok := typeIndex[p.InstanceType]
+		if !ok {
+			continue // a pool VM of a type this catalog does not price cannot be planned for
+		}
+		switch p.Tier {
+		case events.TierHot:
+			s.poolHot[k] = append(s.poolHot[k], pi)
+		case events.TierWarm:
+			s.poolWarm[k] = append(s.poolWarm[k], pi)
+		}
+	}
+	for i := range s.vms {
+		vm := &s.vms[i]
+		if vm.running > 0 {
+			s.liveVMs++
+			s.liveCores += s.types[vm.typ].Cores
+			s.maybeOpen(int32(i))
+		} else if !idleFixed[int32(i)] {
+			vm.gone = true
+		}
+	}
+
+	// λ: the mode's fixed part plus its per-parallel-core part, parallelism measured on the
+	// predicted DAG.
+	work, cp := 0.0, 0.0
+	for i := 0; i < n; i++ {
+		if !s.placed[i] {
+			work += s.cpu[i] * s.dur[i]
+		}
+		if !done[i] {
+			cp = math.Max(cp, s.rank[i])
+		}
+	}
+	par := 1.0
+	if cp > 0 {
+		par = math.Max(1, work/cp)
+	}
+	s.lambda = in.Objective.Lambda + in.Objective.LambdaPerParallelCore*par
+	s.makespan = in.Now + cp
+	for i := 0; i < n; i++ {
+		if !s.placed[i] && s.wait[i] == 0 {
+			s.enqueue(int32(i))
+		}
+	}
+	return s, nil
+}
+
+func fitsSomeType(types []catalog.InstanceType, cpu float64, mem int64, q catalog.Quotas) bool {
+	for _, t := range types {
+		if t.Cores+eps >= cpu && t.MemoryBytes >= mem && (q.MaxCores <= 0 || t.Cores <= q.MaxCores+eps) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *state) pushEvent(t float64, kind uint8, id int32) {
+	s.seq++
+	s.events.push(event{t: t, seq: s.seq, id: id, kind: kind})
+}
+
+func (s *state) enqueue(i int32) {
+	s.ready.push(i)
+	s.backlogCPU += s.cpu[i] * s.dur[i]
+	s.backlogMem += float64(s.mem[i]) * s.dur[i]
+}
+
+func (s *state) dequeued(i int32) {
+	s.backlogCPU = math.Max(0, s.backlogCPU-s.cpu[i]*s.dur[i])
+	s.backlogMem = math.Max(0, s.backlogMem-float64(s.mem[i])*s.dur[i])
+}
+
+// addVM appends a machine with its first run and returns its index.
+func (s *state) addVM(k int, run VM) int32 {
+	t := &s.types[k]
+	run.InstanceType, run.Cores, run.MemoryBytes = t.Name, t.Cores, t.MemoryBytes
+	run.Resumes = -1
+	run.Release = ReleaseTerminate
+	s.plan.VMs = append(s.plan.VMs, run)
+	s.segVM = append(s.segVM, int32(len(s.vms)))
+	s.vms = append(s.vms, vmState{typ: int32(k), seg: int32(len(s.plan.VMs) - 1), runs: 1,
+		freeCPU: t.Cores, freeMem: t.MemoryBytes})
+	return int32(len(s.vms) - 1)
+}
+
+func (s *state) hasRoom(v *vmState) bool {
+	return v.freeCPU+eps >= s.minCPU && v.freeMem >= s.minMem
+}
+
+func (s *state) maybeOpen(v int32) {
+	vm := &s.vms[v]
+	if !vm.inOpen && vm.ready && vm.running > 0 && s.hasRoom(vm) {
+		vm.inOpen = true
+		s.open = append(s.open, v)
+	}
+}
+
+// fitOpen returns the busy, ready VM with the least free cores that still holds task i
+// (best fit keeps whole machines free to be released), or -1.
+func (s *state) fitOpen(i int32) int32 {
+	best := int32(-1)
+	bestFree := math.Inf(1)
+	w := 0
+	for _, v := range s.open {
+		vm := &s.vms[v]
+		if vm.running == 0 || !s.hasRoom(vm) {
+			vm.inOpen = false
+			continue
+		}
+		s.open[w] = v
+		w++
+		if vm.freeCPU+eps >= s.cpu[i] && vm.freeMem >= s.mem[i] && vm.freeCPU < bestFree {
+			best, bestFree = v, vm.freeCPU
+		}
+	}
+	s.open = s.open[:w]
+	return best
+}
+
+// place starts task i on VM v at time at.
+func (s *state) place(i, v int32, at float64) {
+	vm := &s.vms[v]
+	if vm.running == 0 {
+		s.liveVMs++
+		s.liveCores += s.types[vm.typ].Cores
+	}
+	vm.running++
+	vm.freeCPU -= s.cpu[i]
+	vm.freeMem -= s.mem[i]
+	end := at + s.dur[i]
+	vm.busyUntil = math.Max(vm.busyUntil, end)
+	s.placed[i] = true
+	s.plan.Placements[i] = Placement{Task: i, VM: int(vm.seg), Start: at, Finish: end}
+	s.makespan = math.Max(s.makespan, at+s.rank[i])
+	s.pushEvent(end, evFinish, i)
+}
+
+func (s *state) run() error {
+	t := s.in.Now
+	if err := s.dispatch(t); err != nil {
+		return err
+	}
+	for len(s.events) > 0 {
+		t = s.events[0].t
+		for len(s.events) > 0 && s.events[0].t == t {
+			e := s.events.pop()
+			switch e.kind {
+			case evReady:
+				vm := &s.vms[e.id]
+				vm.ready = true
+				s.maybeOpen(e.id)
+			case evFinish:
+				s.finishTask(e.id, t)
+			}
+		}
+		if err := s.dispatch(t); err != nil {
+			return err
+		}
+	}
+	for i, p := range s.placed {
+		if !p {
+			return fmt.Errorf("%w: task %d (%s) was never placed", ErrUnschedulable, i, s.in.Tasks[i].ID)
+		}
+	}
+	return nil
+}
+
+func (s *state) finishTask(i int32, t float64) {
+	seg := s.plan.Placements[i].VM
+	v := s.segVM[seg]
+	vm := &s.vms[v]
+	vm.running--
+	vm.freeCPU += s.cpu[i]
+	vm.freeMem += s.mem[i]
+	if vm.running == 0 {
+		vm.idleSince = t
+		s.liveVMs--
+		s.liveCores -= s.types[vm.typ].Cores
+		s.idle[vm.typ] = append(s.idle[vm.typ], v)
+	} else {
+		s.maybeOpen(v)
+	}
+	for _, c := range s.g.kids[s.g.off[i]:s.g.off[i+1]] {
+		s.wait[c]--
+		if s.wait[c] == 0 && !s.placed[c] {
+			s.enqueue(c)
+		}
+	}
+}
+
+func (s *state) dispatch(t float64) error {
+	s.deferred = s.deferred[:0]
+	waited := false
+	extra := 0
+	wCPU, wMem := math.Inf(1), int64(math.MaxInt64)
+	for len(s.ready.a) > 0 {
+		i := s.ready.pop()
+		if waited {
+			if extra >= maxExtraScans || len(s.open) == 0 {
+				s.deferred = append(s.deferred, i)
+				break
+			}
+			extra++
+			if s.cpu[i] >= wCPU && s.mem[i] >= wMem {
+				s.deferred = append(s.deferred, i)
+				continue
+			}
+		}
+		if v := s.fitOpen(i); v >= 0 {
+			s.dequeued(i)
+			s.place(i, v, t)
+			continue
+		}
+		c, err := s.decide(i, t)
+		if err != nil {
+			return err
+		}
+		if c.Source == SourceWait {
+			s.deferred = append(s.deferred, i)
+			waited = true
+			wCPU, wMem = math.Min(wCPU, s.cpu[i]), min(wMem, s.mem[i])
+			continue
+		}
+		s.dequeued(i)
+		s.commit(i, c, t)
+	}
+	for _, i := range s.deferred {
+		s.ready.push(i)
+	}
+	return nil
+}
+
+// money is task i's share of what running a VM of type k adds to the bill: the VM is
+// billed for lat (start-up, billed from the request as a launch or start is) plus its run,
+// at least the minimum bill when billed is true, plus extra (an idle gap); the ready
+// backlog fills a fraction of that run, and the task pays in proportion to its own part of
+// the filled work. A VM the backlog fills costs each task about its own run; a VM only
+// this task will use costs the task all of it.
+func (s *state) money(i int32, k int, lat float64, billed bool, extra float64) float64 {
+	t := &s.types[k]
+	d := math.Max(s.dur[i], 1e-3)
+	run := d
+	if billed {
+		run = math.Max(d, s.in.Catalog.MinimumBillSeconds-lat)
+	}
+	share := math.Max(s.cpu[i]/t.Cores, float64(s.mem[i])/float64(t.MemoryBytes))
+	own := share * d / run
+	fill := math.Max(
+		(s.backlogCPU+s.cpu[i]*d)/(t.Cores*run),
+		(s.backlogMem+float64(s.mem[i])*d)/(float64(t.MemoryBytes)*run))
+	fill = math.Min(1, math.Max(fill, own))
+	return (t.PricePerSecond*(lat+run) + extra) * own / fill
+}
+
+// decide runs the pipeline for a task no busy VM can take now.
+func (s *state) decide(i int32, t float64) (Candidate, error) {
+	in := &s.in
+	ahead := math.Max(in.Knobs.WarmAheadSeconds, 0)
+	s.cand = s.cand[:0]
+	for k := range s.types {
+		tp := &s.types[k]
+		if tp.Cores+eps < s.cpu[i] || tp.MemoryBytes < s.mem[i] {
+			continue // FitsShape would reject every source of this type; skip the work
+		}
+		// An idle VM of the plan: the most recently idle one has the cheapest gap.
+		for st := s.idle[k]; len(st) > 0; st = st[:len(st)-1] {
+			v := st[len(st)-1]
+			vm := &s.vms[v]
+			if vm.running > 0 || vm.gone {
+				s.idle[k] = st[:len(st)-1]
+				continue
+			}
+			gap := math.Max(0, t-vm.idleSince)
+			c := Candidate{Source: SourceIdle, Type: k, Start: t, ref: v}
+			c.Money = s.money(i, k, 0, false, tp.PricePerSecond*gap)
+			if gap >= s.warm[k]+ahead {
+				restart := s.money(i, k, s.warm[k]+ahead, true, tp.WarmCostPerSecond*gap)
+				if restart < c.Money {
+					c.Money, c.Restart = restart, true
+				}
+			}
+			s.cand = append(s.cand, c)
+			break
+		}
+		if n := s.poolNext[2*k]; n < len(s.poolHot[k]) {
+			p := in.Pool[s.poolHot[k][n]]
+			at := math.Max(t, math.Max(p.FreeAt, in.Now))
+			s.cand = append(s.cand, Candidate{Source: SourcePoolHot, Type: k, Start: at, ref: int32(n),
+				Money: s.money(i, k, 0, false, 0)})
+		}
+		if n := s.poolNext[2*k+1]; n < len(s.poolWarm[k]) {
+			p := in.Pool[s.poolWarm[k][n]]
+			at := math.Max(t, math.Max(p.FreeAt, in.Now)+s.warm[k])
+			s.cand = append(s.cand, Candidate{Source: SourcePoolWarm, Type: k, Start: at, ref: int32(n),
+				Money: s.money(i, k, s.warm[k]+ahead, true, 0)})
+		}
+		at := math.Max(t, in.Now+s.cold[k])
+		s.cand = append(s.cand, Candidate{Source: SourceCold, Type: k, Start: at,
+			Money: s.money(i, k, s.cold[k]+ahead, true, 0)})
+	}
+	if len(s.events) > 0 {
+		// Waiting costs no new machine, but the task still runs somewhere: price its run at
+		// the cheapest fitting core so waiting is not mistaken for free work.
+		s.cand = append(s.cand, Candidate{Source: SourceWait, Type: -1, Start: s.events[0].t,
+			Money: s.cheapestRun(i)})
+	}
+
+	ctx := &s.ctx
+	ctx.Task, ctx.CPU, ctx.Memory, ctx.Duration, ctx.Rank = i, s.cpu[i], s.mem[i], s.dur[i], s.rank[i]
+	ctx.Now, ctx.T, ctx.Makespan, ctx.Lambda = in.Now, t, s.makespan, s.lambda
+	ctx.Objective, ctx.Types, ctx.Quotas = in.Objective, s.types, in.Catalog.Quotas
+	ctx.LiveVMs, ctx.LiveCores, ctx.Spent = s.liveVMs, s.liveCores, s.spent
+	ctx.quotaBlocked = 0
+
+	w := 0
+	for _, c := range s.cand {
+		ok := true
+		for _, f := range s.pipe.Filters {
+			if f.Filter(ctx, &c) != StatusOK {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		c.Score = 0
+		for _, sc := range s.pipe.Scorers {
+			c.Score += sc.Score(ctx, &c)
+		}
+		s.cand[w] = c
+		w++
+	}
+	s.cand = s.cand[:w]
+	best := s.pipe.Chooser.Choose(ctx, s.cand)
+	if best < 0 {
+		return Candidate{}, fmt.Errorf("%w: task %d (%s): no candidate passed the filters at t=%.1f",
+			ErrUnschedulable, i, in.Tasks[i].ID, t)
+	}
+	c := s.cand[best]
+	if c.Source == SourceWait && ctx.quotaBlocked > 0 && delay(ctx, c.Start) > 0 {
+		s.contend(t, c.Start)
+	}
+	return c, nil
+}
+
+func (s *state) cheapestRun(i int32) float64 {
+	best := math.Inf(1)
+	for k := range s.types {
+		t := &s.types[k]
+		if t.Cores+eps < s.cpu[i] || t.MemoryBytes < s.mem[i] {
+			continue
+		}
+		share := math.Max(s.cpu[i]/t.Cores, float64(s.mem[i])/float64(t.MemoryBytes))
+		best = math.Min(best, t.PricePerSecond*share*s.dur[i])
+	}
+	return best
+}
+
+// contend records that tasks waited in [from, to) because the quota was full.
+func (s *state) contend(from, to float64) {
+	w := &s.plan.Contention
+	if n := len(*w); n > 0 && (*w)[n-1].EndSeconds >= from {
+		(*w)[n-1].EndSeconds = math.Max((*w)[n-1].EndSeconds, to)
+		(*w)[n-1].Cores = math.Max((*w)[n-1].Cores, s.liveCores)
+		return
+	}
+	*w = append(*w, events.Window{StartSeconds: from, EndSeconds: to, Cores: s.liveCores,
+		CapacityCores: s.in.Catalog.Quotas.MaxCores, Reason: "quota full: tasks wait for a running VM"})
+}
+
+// commit carries out the chosen candidate for task i at time t.
+func (s *state) commit(i int32, c Candidate, t float64) {
+	in := &s.in
+	ahead := math.Max(in.Knobs.WarmAheadSeconds, 0)
+	k := c.Type
+	s.spent += c.Money
+	id := in.Tasks[i].ID
+	var v int32
+	switch c.Source {
+	case SourceIdle:
+		v = c.ref
+		st := s.idle[k]
+		s.idle[k] = st[:len(st)-1]
+		vm := &s.vms[v]
+		if c.Restart {
+			prev := vm.seg
+			s.plan.VMs[prev].ReleaseAt = vm.idleSince
+			s.plan.VMs[prev].Release = ReleaseStop
+			vm.runs++
+			req := math.Max(vm.idleSince, c.Start-s.warm[k]-ahead)
+			run := s.plan.VMs[prev]
+			run.Key = baseKey(run.Key) + "/run" + strconv.Itoa(int(vm.runs))
+			run.Tier, run.Resumes, run.Release = events.TierWarm, int(prev), ReleaseTerminate
+			run.PoolVMID = ""
+			if s.plan.VMs[prev].PoolVMID != "" {
+				run.PoolVMID = s.plan.VMs[prev].PoolVMID
+			}
+			run.RequestAt, run.ReadyAt = req, req+s.warm[k]
+			run.Reason = fmt.Sprintf("restart after %.0fs stopped, for %s", c.Start-vm.idleSince, id)
+			s.plan.VMs = append(s.plan.VMs, run)
+			s.segVM = append(s.segVM, v)
+			vm.seg = int32(len(s.plan.VMs) - 1)
+		}
+	case SourcePoolHot, SourcePoolWarm:
+		list, slot := s.poolHot[k], 2*k
+		tier, lat := events.TierHot, 0.0
+		if c.Source == SourcePoolWarm {
+			list, slot, tier, lat = s.poolWarm[k], 2*k+1, events.TierWarm, s.warm[k]
+		}
+		p := in.Pool[list[s.poolNext[slot]]]
+		s.poolNext[slot]++
+		req := math.Max(math.Max(in.Now, p.FreeAt), c.Start-lat-ahead)
+		v = s.addVM(k, VM{Key: p.ID, Tier: tier, RequestAt: req, ReadyAt: req + lat, PoolVMID: p.ID,
+			Reason: fmt.Sprintf("claim %s pool VM for %s", tier, id)})
+	case SourceCold:
+		req := math.Max(in.Now, c.Start-s.cold[k]-ahead)
+		v = s.addVM(k, VM{Key: "vm-" + strconv.Itoa(len(s.plan.VMs)), Tier: events.TierCold, RequestAt: req,
+			ReadyAt: req + s.cold[k], Reason: fmt.Sprintf("launch for %s: no running or idle VM holds it in time", id)})
+	}
+	vm := &s.vms[v]
+	if c.Start > t {
+		vm.ready = false
+		s.pushEvent(c.Start, evReady, v)
+	} else {
+		vm.ready = true
+	}
+	s.place(i, v, c.Start)
+	s.maybeOpen(v)
+}
+
+func baseKey(k string) string {
+	for j := len(k) - 1; j >= 0; j-- {
+		if k[j] == '/' {
+			return k[:j]
+		}
+	}
+	return k
+}
+
+func (s *state) finish() Plan {
+	for i := range s.vms {
+		vm := &s.vms[i]
+		if vm.gone {
+			continue
+		}
+		run := &s.plan.VMs[vm.seg]
+		run.ReleaseAt = math.Max(run.ReadyAt, vm.busyUntil)
+	}
+	for _, p := range s.plan.Placements {
+		s.plan.Makespan = math.Max(s.plan.Makespan, p.Finish)
+	}
+	s.plan.Lambda = s.lambda
+	s.plan.Cost = Cost(s.plan, s.in.Catalog)
+	var cold, warm, hot, restarts int
+	for _, v := range s.plan.VMs {
+		switch {
+		case v.Resumes >= 0:
+			restarts++
+		case v.Tier == events.TierCold:
+			cold++
+		case v.Tier == events.TierWarm:
+			warm++
+		default:
+			hot++
+		}
+	}
+	s.plan.Reason = fmt.Sprintf("%s objective, λ=$%.6f/s: %d VM runs (%d launched, %d from warm pool, %d hot, %d restarts after a stop); predicted makespan %.0fs, cost $%.4f",
+		modeName(s.in.Objective.Mode), s.lambda, len(s.plan.VMs), cold, warm, hot, restarts, s.plan.Makespan, s.plan.Cost)
+	if len(s.plan.Contention) > 0 {
+		s.plan.Reason += fmt.Sprintf("; %d quota contention windows", len(s.plan.Contention))
+	}
+	return s.plan
+}
+
+func modeName(m string) string {
+	if m == "" {
+		return "explicit"
+	}
+	return m
+}

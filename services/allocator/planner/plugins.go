@@ -1,0 +1,285 @@
+package planner
+
+import (
+	"math"
+
+	"github.com/foresight-run/foresight/pkg/catalog"
+	"github.com/foresight-run/foresight/pkg/events"
+)
+
+// Source is where a candidate gets the machine for a task.
+type Source uint8
+
+// Sources, in the order ties are broken (earlier wins).
+const (
+	// SourceIdle reuses a VM of this plan that has gone idle: kept running across the gap,
+	// or stopped and started again in time.
+	SourceIdle Source = iota
+	// SourcePoolHot claims a running idle VM from the pool.
+	SourcePoolHot
+	// SourcePoolWarm starts a stopped VM from the pool, early enough to be ready.
+	SourcePoolWarm
+	// SourceCold launches a new VM, early enough to be ready.
+	SourceCold
+	// SourceWait leaves the task queued for capacity the plan already has.
+	SourceWait
+)
+
+// String names the source for reasons and logs.
+func (s Source) String() string {
+	switch s {
+	case SourceIdle:
+		return "idle"
+	case SourcePoolHot:
+		return "pool-hot"
+	case SourcePoolWarm:
+		return "pool-warm"
+	case SourceCold:
+		return "cold"
+	case SourceWait:
+		return "wait"
+	}
+	return "unknown"
+}
+
+// Candidate is one way to run the task being placed.
+type Candidate struct {
+	Source Source
+	// Type indexes Context.Types; -1 for SourceWait.
+	Type int
+	// Start is when the task would start.
+	Start float64
+	// Money is the task's share of what the candidate adds to the bill (see money in
+	// make.go), in USD.
+	Money float64
+	// Restart says an idle VM is stopped across the gap and started again rather than kept
+	// running.
+	Restart bool
+	// Score is the sum of the scorers' values; the chooser picks the lowest.
+	Score float64
+	ref   int32
+}
+
+// Tier is the pool tier the candidate draws on, as in Avoid and VM.Tier.
+func (c *Candidate) Tier() string {
+	switch c.Source {
+	case SourceIdle:
+		if c.Restart {
+			return events.TierWarm
+		}
+		return events.TierHot
+	case SourcePoolHot:
+		return events.TierHot
+	case SourcePoolWarm:
+		return events.TierWarm
+	case SourceCold:
+		return events.TierCold
+	}
+	return ""
+}
+
+// addsVM reports whether taking the candidate puts one more running VM on the quota.
+func (c *Candidate) addsVM() bool { return c.Source != SourceWait }
+
+// Context is the read-only state the plugins judge a candidate by.
+type Context struct {
+	// The task being placed.
+	Task     int32
+	CPU      float64
+	Memory   int64
+	Duration float64
+	// Rank is the task's upward rank: its duration plus the longest path after it.
+	Rank float64
+	// Now is the planning time, T the simulated time the task is being placed at.
+	Now, T float64
+	// Makespan is the plan's current makespan estimate: max over placed tasks of start +
+	// rank, at least the critical path from Now.
+	Makespan  float64
+	Lambda    float64
+	Objective Objective
+	Types     []catalog.InstanceType
+	Quotas    catalog.Quotas
+	// LiveVMs and LiveCores are the VMs running or requested at T.
+	LiveVMs   int
+	LiveCores float64
+	// Spent is the money committed so far.
+	Spent float64
+	avoid map[string]bool
+	// quotaBlocked counts candidates WithinQuota rejected in this decision.
+	quotaBlocked int
+}
+
+// Status is a filter's verdict.
+type Status uint8
+
+// Filter verdicts.
+const (
+	StatusOK Status = iota
+	// StatusUnfit: the machine cannot hold the task.
+	StatusUnfit
+	// StatusQuota: one more VM would pass the account's quota.
+	StatusQuota
+	// StatusAvoided: the caller excluded this type or tier (circuit breaker open).
+	StatusAvoided
+)
+
+// Filter rejects candidates that cannot work.
+type Filter interface {
+	Filter(ctx *Context, c *Candidate) Status
+}
+
+// Scorer adds one consideration's cost, in USD, to a candidate's score.
+type Scorer interface {
+	Score(ctx *Context, c *Candidate) float64
+}
+
+// Chooser picks the index of the winning candidate among those that passed the filters,
+// or -1 for none.
+type Chooser interface {
+	Choose(ctx *Context, cs []Candidate) int
+}
+
+// Pipeline is the allocation pipeline, filter → score → choose, in the style of the
+// Kubernetes scheduler framework: each consideration is one small plugin.
+type Pipeline struct {
+	Filters []Filter
+	Scorers []Scorer
+	Chooser Chooser
+}
+
+// DefaultPipeline is the pipeline Make uses when Input.Pipeline is nil.
+func DefaultPipeline() Pipeline {
+	return Pipeline{
+		Filters: []Filter{FitsShape{}, NotAvoided{}, WithinQuota{}},
+		Scorers: []Scorer{MoneyScore{}, MakespanScore{}, DeadlineScore{}, BudgetScore{}},
+		Chooser: LowestScore{},
+	}
+}
+
+// FitsShape rejects machines with fewer cores or less memory than the task needs.
+type FitsShape struct{}
+
+var _ Filter = FitsShape{}
+
+// Filter implements Filter.
+func (FitsShape) Filter(ctx *Context, c *Candidate) Status {
+	if c.Source == SourceWait {
+		return StatusOK
+	}
+	t := &ctx.Types[c.Type]
+	if t.Cores+1e-9 < ctx.CPU || t.MemoryBytes < ctx.Memory {
+		return StatusUnfit
+	}
+	return StatusOK
+}
+
+// NotAvoided rejects types and tiers the caller excluded.
+type NotAvoided struct{}
+
+var _ Filter = NotAvoided{}
+
+// Filter implements Filter.
+func (NotAvoided) Filter(ctx *Context, c *Candidate) Status {
+	if c.Source == SourceWait || len(ctx.avoid) == 0 {
+		return StatusOK
+	}
+	name := ctx.Types[c.Type].Name
+	if ctx.avoid[name+"/"] || ctx.avoid[name+"/"+c.Tier()] {
+		return StatusAvoided
+	}
+	return StatusOK
+}
+
+// WithinQuota rejects a VM that would pass the account's VM or core quota at the time it
+// runs. A zero quota means none.
+type WithinQuota struct{}
+
+var _ Filter = WithinQuota{}
+
+// Filter implements Filter.
+func (WithinQuota) Filter(ctx *Context, c *Candidate) Status {
+	if !c.addsVM() {
+		return StatusOK
+	}
+	q := ctx.Quotas
+	if (q.MaxVMs > 0 && ctx.LiveVMs+1 > q.MaxVMs) ||
+		(q.MaxCores > 0 && ctx.LiveCores+ctx.Types[c.Type].Cores > q.MaxCores+1e-9) {
+		ctx.quotaBlocked++
+		return StatusQuota
+	}
+	return StatusOK
+}
+
+// MoneyScore is the money the candidate adds to the bill.
+type MoneyScore struct{}
+
+var _ Scorer = MoneyScore{}
+
+// Score implements Scorer.
+func (MoneyScore) Score(_ *Context, c *Candidate) float64 { return c.Money }
+
+// delay is how much a start at s pushes the plan's makespan, counting SlackReserve × rank
+// of the task's path as already used: with a zero reserve, waiting is free while the task
+// has slack; with a huge one, every second of waiting counts.
+func delay(ctx *Context, s float64) float64 {
+	need := ctx.Rank * (1 + ctx.Objective.SlackReserve)
+	ref := math.Max(ctx.Makespan, ctx.T+need)
+	return math.Max(0, s+need-ref)
+}
+
+// MakespanScore is λ times the makespan the candidate's start adds.
+type MakespanScore struct{}
+
+var _ Scorer = MakespanScore{}
+
+// Score implements Scorer.
+func (MakespanScore) Score(ctx *Context, c *Candidate) float64 {
+	return ctx.Lambda * delay(ctx, c.Start)
+}
+
+// DeadlineScore is the deadline penalty for the lateness the candidate's start adds.
+type DeadlineScore struct{}
+
+var _ Scorer = DeadlineScore{}
+
+// Score implements Scorer.
+func (DeadlineScore) Score(ctx *Context, c *Candidate) float64 {
+	o := ctx.Objective
+	if o.DeadlineSeconds <= 0 {
+		return 0
+	}
+	late := c.Start + ctx.Rank - math.Max(ctx.Makespan, o.DeadlineSeconds)
+	return o.DeadlinePenalty * math.Max(0, late)
+}
+
+// BudgetScore is the budget penalty for the overspend the candidate's money adds.
+type BudgetScore struct{}
+
+var _ Scorer = BudgetScore{}
+
+// Score implements Scorer.
+func (BudgetScore) Score(ctx *Context, c *Candidate) float64 {
+	o := ctx.Objective
+	if o.BudgetUSD <= 0 {
+		return 0
+	}
+	over := math.Max(0, ctx.Spent+c.Money-o.BudgetUSD) - math.Max(0, ctx.Spent-o.BudgetUSD)
+	return o.BudgetPenalty * over
+}
+
+// LowestScore picks the lowest score; ties go to the earlier candidate, and candidates are
+// generated in a fixed order, so the choice is deterministic.
+type LowestScore struct{}
+
+var _ Chooser = LowestScore{}
+
+// Choose implements Chooser.
+func (LowestScore) Choose(_ *Context, cs []Candidate) int {
+	best := -1
+	for i := range cs {
+		if best < 0 || cs[i].Score < cs[best].Score-1e-15 {
+			best = i
+		}
+	}
+	return best
+}

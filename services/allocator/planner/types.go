@@ -1,0 +1,160 @@
+package planner
+
+import (
+	"errors"
+
+	"github.com/foresight-run/foresight/pkg/catalog"
+	"github.com/foresight-run/foresight/pkg/events"
+)
+
+// Errors callers act on.
+var (
+	// ErrInvalidInput marks an input the planner cannot plan: a parent index out of range, a
+	// cycle, a negative duration, an unknown instance type. The wrapped message names it.
+	ErrInvalidInput = errors.New("invalid planner input")
+	// ErrUnschedulable marks a task no instance type (or the quota) can ever hold.
+	ErrUnschedulable = errors.New("task fits no instance type")
+)
+
+// Task is one task as the planner sees it: its resources and its predicted runtime.
+type Task struct {
+	ID string
+	// Parents are indices into Input.Tasks of the tasks that must finish first.
+	Parents     []int32
+	CPU         float64
+	MemoryBytes int64
+	// Duration is the predicted runtime in seconds at the quantile the policy chose.
+	Duration float64
+}
+
+// Objective is what the plan minimises: money as billed + Lambda·makespan, plus penalties
+// for finishing after the deadline or spending past the budget. ObjectiveFor fills it from
+// a user's mode.
+type Objective struct {
+	// Mode is the user's mode (fastest, cheapest, balanced) for reporting; the numbers
+	// below are what the planner uses.
+	Mode string
+	// Lambda is USD per second of makespan.
+	Lambda float64
+	// LambdaPerParallelCore adds LambdaPerParallelCore × (the DAG's average parallelism) to
+	// Lambda; Make measures the parallelism (work / critical path) on the predicted
+	// durations. balanced uses it so that a second of makespan is worth what the cores
+	// that run the workflow at its average parallelism cost for a second.
+	LambdaPerParallelCore float64
+	// DeadlineSeconds and BudgetUSD are 0 when there is none.
+	DeadlineSeconds, BudgetUSD float64
+	// DeadlinePenalty is USD per second past the deadline; BudgetPenalty USD per USD over
+	// the budget.
+	DeadlinePenalty, BudgetPenalty float64
+	// SlackReserve is the fraction of each task's remaining path (its upward rank) the plan
+	// keeps in reserve: a task only waits for a shared VM while its slack exceeds
+	// SlackReserve × rank, so a prediction that runs long does not at once delay the
+	// workflow. 0 lets tasks spend all their slack (cheapest); a huge value never makes a
+	// task wait (fastest).
+	SlackReserve float64
+}
+
+// PoolVM is a VM the pool already holds that this plan may claim.
+type PoolVM struct {
+	ID           string
+	InstanceType string
+	// Tier is events.TierHot (running, idle) or events.TierWarm (stopped standby).
+	Tier string
+	// FreeAt is when the VM can be claimed, in seconds since the workflow started.
+	FreeAt float64
+}
+
+// Knobs are the planning settings the learned policy turns.
+type Knobs struct {
+	// WarmAheadSeconds requests VMs that much earlier than their mean tier latency, so a slow
+	// start still beats the task; the VM idles (billed) if it comes up on time.
+	WarmAheadSeconds float64
+	// MemoryHeadroom scales each task's memory by (1 + MemoryHeadroom) when packing.
+	MemoryHeadroom float64
+}
+
+// FixedTask is a task a re-plan must keep: already finished (Finish ≤ Input.Now) or
+// running (Finish > Now is its predicted end) on the VM VMKey.
+type FixedTask struct {
+	Task         int32
+	VMKey        string
+	InstanceType string
+	Start        float64
+	Finish       float64
+}
+
+// Avoid excludes an instance type in a tier (or every tier, Tier == "") from the plan —
+// how the shell tells the planner a provider's circuit breaker is open.
+type Avoid struct {
+	InstanceType string
+	Tier         string
+}
+
+// Input is everything one planning run needs. Times are seconds since the workflow started.
+type Input struct {
+	Tasks     []Task
+	Catalog   catalog.Catalog
+	Objective Objective
+	Pool      []PoolVM
+	Knobs     Knobs
+	Now       float64
+	Fixed     []FixedTask
+	Avoid     []Avoid
+	// Pipeline is the allocation pipeline; nil means DefaultPipeline().
+	Pipeline *Pipeline
+}
+
+// VM is one run of a machine in the plan: from its request to its release. A machine the
+// plan stops between two waves and starts again appears as two VMs, the second with Tier
+// warm and Resumes pointing at the first.
+type VM struct {
+	// Key is stable for a given input: the shell derives the launch idempotency key from it.
+	Key          string
+	InstanceType string
+	// Tier is where the VM comes from: hot (a running pool VM or one the workflow already
+	// holds), warm (a stopped VM started), cold (a new launch).
+	Tier        string
+	Cores       float64
+	MemoryBytes int64
+	// RequestAt is when to ask for it, ReadyAt when it should be running (RequestAt plus the
+	// tier's mean latency), ReleaseAt when the plan has no more work for it.
+	RequestAt, ReadyAt, ReleaseAt float64
+	// PoolVMID is the pool VM claimed (hot or warm tier), empty for a new launch.
+	PoolVMID string
+	// Resumes is the index in Plan.VMs of the earlier run of this machine that this run
+	// restarts after a stop, or -1.
+	Resumes int
+	// Release is what to do at ReleaseAt: "stop" when a later run resumes it, else
+	// "terminate" (the pool manager may keep it warm for others instead).
+	Release string
+	Reason  string
+}
+
+// Placement puts one task on a VM of the plan.
+type Placement struct {
+	Task int32
+	// VM indexes Plan.VMs.
+	VM            int
+	Start, Finish float64
+}
+
+// Plan is a complete schedule: which VMs to request when, and where and when each task runs.
+type Plan struct {
+	VMs        []VM
+	Placements []Placement // indexed like Input.Tasks
+	// Makespan is the predicted finish of the last task, seconds since the workflow start.
+	Makespan float64
+	// Cost is Cost(plan) in USD.
+	Cost float64
+	// Lambda is the USD per second of makespan the plan used.
+	Lambda float64
+	// Contention lists spans where tasks waited because the quota left no room.
+	Contention []events.Window
+	Reason     string
+}
+
+// Release actions.
+const (
+	ReleaseStop      = "stop"
+	ReleaseTerminate = "terminate"
+)
