@@ -157,7 +157,15 @@ func (g *Graph) findCycle(indeg []int32) []int32 {
 			// The walk followed parents; reverse so the path reads in dependency order
 			// (a -> b means b depends on a).
 			slices.Reverse(cycle)
-			return cycle
+			// Start at the lowest index so the report does not depend on where the walk
+			// entered the cycle.
+			low := 0
+			for k, v := range cycle {
+				if v < cycle[low] {
+					low = k
+				}
+			}
+			return append(slices.Clone(cycle[low:]), cycle[:low]...)
 		}
 		seenAt[cur] = len(walk)
 		walk = append(walk, cur)

@@ -95,7 +95,12 @@ func (d *nativeDecoder) taskAt(v any, i int) events.Task {
 	t.ID, _ = d.str(m, prefix, "id")
 	d.task = t.ID
 	d.unknown(m, prefix, taskFields)
-	t.Command = d.strList(m, prefix, "command")
+	if s, ok := m["command"].(string); ok {
+		// The most common mistake: a shell line. Foresight never runs a shell implicitly.
+		d.p.add(d.task, prefix+"command", "must be an argv array such as [\"sh\", \"-c\", %q], not a string", s)
+	} else {
+		t.Command = d.strList(m, prefix, "command")
+	}
 	t.Env = d.strMap(m, prefix, "env")
 	t.Dir, _ = d.str(m, prefix, "dir")
 	if x, ok := d.number(m, prefix, "cpu"); ok {

@@ -299,7 +299,7 @@ func wfCategory(t *wfTask) string {
 
 // familyNoise are the name tokens that vary between runs of one workflow: timestamps
 // (20200413T031424Z), dates and run counters.
-var familyNoise = regexp.MustCompile(`^(\d+|\d{8}T\d{6}Z?|\d{4}-\d{2}-\d{2}.*)$`)
+var familyNoise = regexp.MustCompile(`(?i)^(\d+|\d{8}T\d{6}Z?|\d{4}-\d{2}-\d{2}.*)$`)
 
 // FamilyFromName derives a workflow family from a WfFormat instance name by lower-casing
 // it and dropping tokens that differ between runs — run counters and timestamps — so
