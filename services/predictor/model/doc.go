@@ -36,8 +36,6 @@
 // A Run overlays one workflow execution on the shared model. Tasks of one run share a
 // machine type, a data set and a load level, so their residuals against history are
 // correlated: the run's median residual for a signature (shrunk by count, s/(s+k)) shifts
-// that signature's prediction, and the median residual across all the run's signatures
-// shifts signatures that have not finished a sibling yet. With no history at all the
-// siblings themselves are fitted. This is the online re-estimation used by Ferreira da Silva
+// that signature's prediction. With no history at all the siblings themselves are fitted. This is the online re-estimation used by Ferreira da Silva
 // et al. (2013) and, in spirit, by Dask's per-prefix duration averages, but robust.
 package model

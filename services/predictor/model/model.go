@@ -106,6 +106,16 @@ type Config struct {
 	// and a super-quadratic slope fitted from a few points is noise.
 	MinSlope float64 `json:"min_slope"`
 	MaxSlope float64 `json:"max_slope"`
+	// PriorSlope is the log-log elasticity of runtime on input size assumed beyond the
+	// input sizes a key has seen: halfway between "size does not matter" (0) and linear
+	// work (1), because for a new data set either could be true and the midpoint bounds the
+	// worst error in log space.
+	PriorSlope float64 `json:"prior_slope"`
+	// MaxExtrapolation is the largest distance, in log input units beyond the observed
+	// range, the model extrapolates; further out it distrusts the size and ignores it.
+	MaxExtrapolation float64 `json:"max_extrapolation"`
+	// ExtrapolationSigma widens the upper quantiles per log unit of extrapolation.
+	ExtrapolationSigma float64 `json:"extrapolation_sigma"`
 	// PriorSeconds and PriorMemoryBytes answer when nothing at all is known.
 	PriorSeconds     float64 `json:"prior_seconds"`
 	PriorMemoryBytes int64   `json:"prior_memory_bytes"`
@@ -121,9 +131,6 @@ type Config struct {
 	// SiblingShrink is the weight of history against a run's own siblings, in
 	// pseudo-observations: with s finished siblings the run's offset gets s/(s+SiblingShrink).
 	SiblingShrink float64 `json:"sibling_shrink"`
-	// RunDriftShrink is the same for the run-wide offset applied to signatures with no
-	// finished sibling yet.
-	RunDriftShrink float64 `json:"run_drift_shrink"`
 	// SiblingSpreadWeight is the weight, in pseudo-observations, of history's spread
 	// against the siblings' own when a run has siblings.
 	SiblingSpreadWeight float64 `json:"sibling_spread_weight"`
@@ -138,6 +145,9 @@ func DefaultConfig() Config {
 		MinLogInputSpread:   math.Log(1.5),
 		MinSlope:            0,
 		MaxSlope:            1.5,
+		PriorSlope:          0.5,
+		ExtrapolationSigma:  0.3,
+		MaxExtrapolation:    math.Log(1000),
 		PriorSeconds:        60,
 		PriorMemoryBytes:    512 << 20,
 		PriorLogSigma:       0.5,
@@ -145,7 +155,6 @@ func DefaultConfig() Config {
 		UserLogSigma:        0.7,
 		ParentShrink:        0.5,
 		SiblingShrink:       1,
-		RunDriftShrink:      3,
 		SiblingSpreadWeight: 6,
 	}
 }
@@ -157,6 +166,9 @@ func (c Config) withDefaults() Config {
 	c.MinRegression = cmp.Or(c.MinRegression, d.MinRegression)
 	c.MinLogInputSpread = cmp.Or(c.MinLogInputSpread, d.MinLogInputSpread)
 	c.MaxSlope = cmp.Or(c.MaxSlope, d.MaxSlope)
+	c.PriorSlope = cmp.Or(c.PriorSlope, d.PriorSlope)
+	c.ExtrapolationSigma = cmp.Or(c.ExtrapolationSigma, d.ExtrapolationSigma)
+	c.MaxExtrapolation = cmp.Or(c.MaxExtrapolation, d.MaxExtrapolation)
 	c.PriorSeconds = cmp.Or(c.PriorSeconds, d.PriorSeconds)
 	c.PriorMemoryBytes = cmp.Or(c.PriorMemoryBytes, d.PriorMemoryBytes)
 	c.PriorLogSigma = cmp.Or(c.PriorLogSigma, d.PriorLogSigma)
@@ -164,7 +176,6 @@ func (c Config) withDefaults() Config {
 	c.UserLogSigma = cmp.Or(c.UserLogSigma, d.UserLogSigma)
 	c.ParentShrink = cmp.Or(c.ParentShrink, d.ParentShrink)
 	c.SiblingShrink = cmp.Or(c.SiblingShrink, d.SiblingShrink)
-	c.RunDriftShrink = cmp.Or(c.RunDriftShrink, d.RunDriftShrink)
 	c.SiblingSpreadWeight = cmp.Or(c.SiblingSpreadWeight, d.SiblingSpreadWeight)
 	return c
 }
@@ -203,13 +214,18 @@ type fit struct {
 	// Runtime: log runtime = loc + slope*(x - xc) where x is log input bytes.
 	reg            bool
 	loc, slope, xc float64
-	minX, maxX     float64
-	res            []float64 // sorted residuals
-	memN           int
-	memLoc         float64
-	memRes         []float64
-	cpuN           int
-	cpu            float64
+	// hasX says some observations had input sizes; minX and maxX bound them.
+	hasX       bool
+	minX, maxX float64
+	res        []float64 // sorted residuals
+	priorSlope float64
+	// maxExtrapolation is Config.MaxExtrapolation, copied so the fit is self-contained.
+	maxExtrapolation float64
+	memN             int
+	memLoc           float64
+	memRes           []float64
+	cpuN             int
+	cpu              float64
 }
 
 func (s *series) getFit(cfg Config) *fit {
@@ -259,13 +275,15 @@ func fitPoints(obs []point, cfg Config) *fit {
 }
 
 func (f *fit) fitRuntime(xs, ys, ally []float64, cfg Config) {
-	if len(xs) >= cfg.MinRegression {
+	f.priorSlope, f.maxExtrapolation = cfg.PriorSlope, cfg.MaxExtrapolation
+	if len(xs) > 0 {
 		sx := slices.Clone(xs)
 		slices.Sort(sx)
-		if quantile(sx, 0.9)-quantile(sx, 0.1) >= cfg.MinLogInputSpread {
+		f.hasX = true
+		f.xc = quantile(sx, 0.5)
+		f.minX, f.maxX = sx[0], sx[len(sx)-1]
+		if len(xs) >= cfg.MinRegression && quantile(sx, 0.9)-quantile(sx, 0.1) >= cfg.MinLogInputSpread {
 			f.reg = true
-			f.xc = quantile(sx, 0.5)
-			f.minX, f.maxX = sx[0], sx[len(sx)-1]
 			f.slope = min(max(theilSen(xs, ys), cfg.MinSlope), cfg.MaxSlope)
 			partial := make([]float64, len(xs))
 			for i := range xs {
@@ -288,15 +306,34 @@ func (f *fit) fitRuntime(xs, ys, ally []float64, cfg Config) {
 	slices.Sort(f.res)
 }
 
-// mu is the fitted median log runtime for log input x (hasX false when unknown). Inputs
-// outside the observed range are clamped to one e-fold beyond it: a log-log line is a fair
-// local model, not a law, and wild extrapolation does more harm than a flat tail.
+// mu is the fitted median log runtime for log input x (hasX false when unknown).
 func (f *fit) mu(x float64, hasX bool) float64 {
-	if !f.reg || !hasX {
-		return f.loc
+	m, _ := f.at(x, hasX)
+	return m
+}
+
+// at returns the fitted median log runtime for log input x and how far, in log units, x
+// lies outside the inputs the fit has seen. Within the range the fit answers: the
+// regression line, or the location when sizes barely vary. Beyond it (a bigger data set
+// than any seen) the fitted slope is trusted for one e-fold and the prior elasticity
+// takes over after that: a log-log line is a fair local model, not a law.
+func (f *fit) at(x float64, hasX bool) (mu, dx float64) {
+	if !hasX || !f.hasX {
+		return f.loc, 0
 	}
-	x = min(max(x, f.minX-1), f.maxX+1)
-	return f.loc + f.slope*(x-f.xc)
+	in := min(max(x, f.minX), f.maxX)
+	dx = x - in
+	if math.Abs(dx) > f.maxExtrapolation {
+		// A thousandfold change in input for the same signature is more often a change
+		// in what was counted as input (a database listed in one run, not the next) than
+		// in the work: ignore the size rather than extrapolate wildly.
+		return f.loc, 0
+	}
+	if !f.reg {
+		return f.loc + f.priorSlope*dx, dx
+	}
+	near := min(max(x, f.minX-1), f.maxX+1)
+	return f.loc + f.slope*(near-f.xc) + f.priorSlope*(x-near), dx
 }
 
 // offset is the log-space distance from the median to quantile p: the empirical residual
@@ -387,6 +424,13 @@ func (m *Model) fitOf(key string) *fit {
 // family, then everything observed (or Config's prior). Memory and CPU fall back
 // independently, ending at what the task requested.
 func (m *Model) Predict(q Query) Prediction {
+	p, _ := m.predict(q)
+	return p
+}
+
+// predict also returns how far, in log input units, the answer extrapolated beyond the
+// inputs its evidence covered.
+func (m *Model) predict(q Query) (Prediction, float64) {
 	sk, ck, fk := keyChain(q.Signature, q.Family, q.Category)
 	x, hasX := 0.0, q.InputBytes > 0
 	if hasX {
@@ -403,11 +447,12 @@ func (m *Model) Predict(q Query) Prediction {
 		{m.fitOf(globalKey), SourceGlobalPrior},
 	}
 	var pred Prediction
+	var dx float64
 	found := false
 	for i, lv := range levels {
 		if lv.src == SourceUser {
 			if q.UserEstimateSeconds > 0 {
-				pred = m.fromLog(math.Log(q.UserEstimateSeconds), nil, m.cfg.UserLogSigma, SourceUser, 0)
+				pred = m.fromLog(math.Log(q.UserEstimateSeconds), nil, m.cfg.UserLogSigma, 0, SourceUser, 0)
 				found = true
 				break
 			}
@@ -416,35 +461,40 @@ func (m *Model) Predict(q Query) Prediction {
 		if lv.f == nil || lv.f.n == 0 {
 			continue
 		}
-		mu := lv.f.mu(x, hasX)
-		// Shrink a sparse key toward the next populated level (empirical Bayes): one
-		// observation of a signature is evidence, not a verdict.
-		for _, parent := range levels[i+1:] {
-			if parent.f != nil && parent.f.n > lv.f.n {
+		var mu float64
+		mu, dx = lv.f.at(x, hasX)
+		// Shrink a sparse signature toward its category within the family (empirical
+		// Bayes): one observation of a signature is evidence, not a verdict. Only the
+		// category is a fair parent; a family mixes kinds of task whose runtimes differ by
+		// orders of magnitude.
+		if i == 0 {
+			if parent := levels[1].f; parent != nil && parent.n > lv.f.n {
 				n := float64(lv.f.n)
 				k := m.cfg.ParentShrink
-				mu = (n*mu + k*parent.f.mu(x, hasX)) / (n + k)
-				break
+				mu = (n*mu + k*parent.mu(x, hasX)) / (n + k)
 			}
 		}
-		pred = m.fromLog(mu, lv.f.res, m.cfg.PriorLogSigma, lv.src, lv.f.n)
+		pred = m.fromLog(mu, lv.f.res, m.cfg.PriorLogSigma, dx, lv.src, lv.f.n)
 		found = true
 		break
 	}
 	if !found {
-		pred = m.fromLog(math.Log(m.cfg.PriorSeconds), nil, 2*m.cfg.PriorLogSigma, SourceGlobalPrior, 0)
+		pred = m.fromLog(math.Log(m.cfg.PriorSeconds), nil, 2*m.cfg.PriorLogSigma, 0, SourceGlobalPrior, 0)
 	}
 	pred.MemoryP50, pred.MemoryP90 = m.memory(q, sk, ck, fk)
 	pred.CPU = m.cpu(q, sk, ck, fk)
-	return pred
+	return pred, dx
 }
 
-// fromLog builds the runtime part of a prediction from a log-space median and residuals.
-func (m *Model) fromLog(mu float64, res []float64, sigma float64, src string, n int) Prediction {
+// fromLog builds the runtime part of a prediction from a log-space median and residuals;
+// dx, the extrapolation in log input units, widens the upper quantiles because the
+// elasticity used beyond the data is a guess.
+func (m *Model) fromLog(mu float64, res []float64, sigma, dx float64, src string, n int) Prediction {
 	k := m.cfg.PriorStrength
+	w := m.cfg.ExtrapolationSigma * math.Abs(dx)
 	o50 := offset(res, 0.5, sigma, k)
-	o90 := max(offset(res, 0.9, sigma, k), o50)
-	o99 := max(offset(res, 0.99, sigma, k), o90)
+	o90 := max(offset(res, 0.9, sigma, k)+zScore(0.9)*w, o50)
+	o99 := max(offset(res, 0.99, sigma, k)+zScore(0.99)*w, o90)
 	return Prediction{
 		P50: math.Exp(mu + o50), P90: math.Exp(mu + o90), P99: math.Exp(mu + o99),
 		Source: src, Samples: n,
