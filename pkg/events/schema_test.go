@@ -396,13 +396,18 @@ func TestValidateEnvelope(t *testing.T) {
 }
 
 func BenchmarkValidateData(b *testing.B) {
-	e, err := Decode(mustRead(b, "testdata/foresight.demand-predicted.v1.json"))
-	require.NoError(b, err)
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := ValidateData(e.Type, e.Data); err != nil {
-			b.Fatal(err)
-		}
+	for _, typ := range AllTypes {
+		b.Run(string(typ), func(b *testing.B) {
+			e, err := Decode(mustRead(b, "testdata/"+string(typ)+".json"))
+			require.NoError(b, err)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(e.Data)))
+			for b.Loop() {
+				if err := ValidateData(e.Type, e.Data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
