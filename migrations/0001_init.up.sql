@@ -192,3 +192,11 @@ CREATE TABLE task_observations (
     PRIMARY KEY (workflow_id, task_id, attempt)
 );
 CREATE INDEX task_observations_by_signature ON task_observations (signature, finished_at);
+
+-- predictor: learned state that must survive restarts (the RL policy). Runtime models are
+-- rebuilt from task_observations at start and updated online from prediction deltas.
+CREATE TABLE predictor_state (
+    name       text        PRIMARY KEY,
+    state      jsonb       NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);

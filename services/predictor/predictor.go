@@ -1,0 +1,243 @@
+// Package predictor is the predictor service's shell: on graph-built it predicts every
+// task (package model), forecasts the workflow's demand and contention (package
+// forecast), lets the RL policy choose the planning knobs (package policy) and publishes
+// demand-predicted. It learns online from the monitor's prediction deltas and, at each
+// workflow's completion, rewards the policy.
+package predictor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/foresight-run/foresight/pkg/bus"
+	"github.com/foresight-run/foresight/pkg/events"
+	"github.com/foresight-run/foresight/pkg/outbox"
+	"github.com/foresight-run/foresight/pkg/service"
+	"github.com/foresight-run/foresight/services/predictor/forecast"
+	"github.com/foresight-run/foresight/services/predictor/model"
+	"github.com/foresight-run/foresight/services/predictor/policy"
+)
+
+// Source is the CloudEvents source of the predictor's events.
+const Source = "foresight/predictor"
+
+const policyStateName = "policy/linucb"
+
+// Options configure the predictor.
+type Options struct {
+	// CapacityCores and CapacityMemoryBytes are the pool's forecast capacity, against
+	// which contention windows are reported.
+	CapacityCores       float64
+	CapacityMemoryBytes int64
+}
+
+// Service is the predictor.
+type Service struct {
+	rt   *service.Runtime
+	log  *slog.Logger
+	opts Options
+
+	mu    sync.Mutex // guards model
+	model *model.Model
+}
+
+// New returns the predictor on rt.
+func New(rt *service.Runtime, opts Options) *Service {
+	return &Service{rt: rt, log: rt.Log.With("component", "predictor"), opts: opts, model: model.New(model.DefaultConfig())}
+}
+
+// Start rebuilds the runtime models from history and subscribes.
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.loadHistory(ctx); err != nil {
+		return err
+	}
+	subs := []struct {
+		name string
+		typ  events.Type
+		fn   bus.TxHandler
+	}{
+		{"predictor-graph-built", events.TypeGraphBuilt, s.onGraphBuilt},
+		{"predictor-prediction-delta", events.TypePredictionDelta, s.onDelta},
+		{"predictor-workflow-completed", events.TypeWorkflowCompleted, s.onCompleted},
+	}
+	for _, sub := range subs {
+		if err := s.rt.Subscribe(ctx, bus.Subscription{Durable: sub.name, Type: sub.typ, Concurrency: 2,
+			Handler: bus.Transactional(s.rt.Pool, sub.name, sub.fn)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop is a no-op: the runtime's consumer owns the subscriptions.
+func (s *Service) Stop() {}
+
+func (s *Service) loadHistory(ctx context.Context) error {
+	rows, err := s.rt.Pool.Query(ctx,
+		`SELECT signature, family, category, input_bytes, runtime_seconds, cpu_seconds, peak_rss_bytes
+		 FROM task_observations WHERE status = 'succeeded' ORDER BY finished_at`)
+	if err != nil {
+		return fmt.Errorf("load history: %w", err)
+	}
+	defer rows.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for rows.Next() {
+		var o model.Observation
+		if err := rows.Scan(&o.Signature, &o.Family, &o.Category, &o.InputBytes, &o.RuntimeSeconds, &o.CPUSeconds, &o.PeakRSSBytes); err != nil {
+			return err
+		}
+		s.model.Observe(o)
+		n++
+	}
+	s.log.Info("runtime models rebuilt from history", "observations", n)
+	return rows.Err()
+}
+
+func (s *Service) onDelta(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
+	d, err := bus.Decode[events.PredictionDelta](env)
+	if err != nil {
+		return err
+	}
+	if d.Status != events.StatusSucceeded {
+		return nil // a failed run says nothing about how long the task takes
+	}
+	s.mu.Lock()
+	s.model.Observe(model.Observation{Signature: d.Signature, Family: d.Family, Category: d.Category, InputBytes: d.InputBytes,
+		RuntimeSeconds: d.ActualSeconds, CPUSeconds: d.CPUSeconds, PeakRSSBytes: d.PeakRSSBytes})
+	s.mu.Unlock()
+	return nil
+}
+
+type forecastRecord struct {
+	Event    events.DemandPredicted `json:"event"`
+	Features []float64              `json:"features"`
+	Action   int                    `json:"action"`
+}
+
+func (s *Service) onGraphBuilt(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
+	g, err := bus.Decode[events.GraphBuilt](env)
+	if err != nil {
+		return err
+	}
+	pol, err := loadPolicy(ctx, tx, false)
+	if err != nil {
+		return err
+	}
+	preds := make([]events.TaskPrediction, len(g.Tasks))
+	demand := make([]forecast.TaskDemand, len(g.Tasks))
+	index := make(map[string]int32, len(g.Tasks))
+	var cvSum float64
+	history := 0
+	s.mu.Lock()
+	for i, t := range g.Tasks {
+		index[t.ID] = int32(i)
+		p := s.model.Predict(model.Query{Signature: t.Signature, Family: g.Family, Category: t.Category, InputBytes: t.InputBytes,
+			CPU: t.CPU, MemoryBytes: t.MemoryBytes, UserEstimateSeconds: t.EstimatedSeconds})
+		if (p.Source == "family-prior" || p.Source == "global-prior") && t.EstimateSource == "trace" {
+			// Nothing learned yet, but the trace recorded this task's runtime.
+			p.P50, p.P90, p.P99, p.Source = t.EstimateSeconds, t.EstimateSeconds, t.EstimateSeconds, "trace"
+		}
+		if p.Source == "history" || p.Source == "siblings" {
+			history += p.Samples
+		}
+		preds[i] = events.TaskPrediction{TaskID: t.ID, P50Seconds: p.P50, P90Seconds: p.P90, P99Seconds: p.P99,
+			MemoryBytes: max(p.MemoryP90, t.MemoryBytes), CPU: t.CPU, Source: p.Source, Samples: p.Samples}
+		if p.P50 > 0 {
+			cvSum += (p.P90 - p.P50) / p.P50
+		}
+	}
+	s.mu.Unlock()
+	for i, t := range g.Tasks {
+		d := forecast.TaskDemand{CPU: t.CPU, MemoryBytes: preds[i].MemoryBytes, P50: preds[i].P50Seconds, P90: preds[i].P90Seconds}
+		for _, p := range t.DependsOn {
+			d.Parents = append(d.Parents, index[p])
+		}
+		demand[i] = d
+	}
+	curve := forecast.Demand(demand, nil)
+	feat := policy.Features{Tasks: len(g.Tasks), CriticalPathSeconds: g.CriticalPathSeconds, TotalWorkCoreSeconds: g.TotalWorkCoreSeconds,
+		PeakWidth: g.PeakWidth, MeanCV: cvSum / float64(max(len(g.Tasks), 1)), HistorySamples: history, Family: g.Family}
+	x := feat.Vector()
+	idx, reason := pol.Choose(x)
+	a := pol.Actions()[idx]
+	out := events.DemandPredicted{
+		WorkflowID: g.WorkflowID, Graph: g, Predictions: preds, Demand: curve.Points,
+		Contention:               forecast.Contention(curve, s.opts.CapacityCores, s.opts.CapacityMemoryBytes),
+		PredictedMakespanSeconds: curve.MakespanP50,
+		Action: events.PolicyAction{Name: a.Name, RuntimeQuantile: a.RuntimeQuantile, MemoryHeadroom: a.MemoryHeadroom,
+			WarmAheadSeconds: a.WarmAheadSeconds, Reason: reason},
+	}
+	rec, _ := json.Marshal(forecastRecord{Event: out, Features: x, Action: idx})
+	if _, err := tx.Exec(ctx, `INSERT INTO forecasts (workflow_id, forecast) VALUES ($1, $2) ON CONFLICT DO NOTHING`, g.WorkflowID, rec); err != nil {
+		return fmt.Errorf("store forecast: %w", err)
+	}
+	return outbox.Emit(ctx, tx, events.DerivedID(env.ID, "demand"), Source, g.WorkflowID, s.rt.Clock.Now(), out)
+}
+
+// onCompleted rewards the action chosen for the workflow and persists the policy.
+func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
+	done, err := bus.Decode[events.WorkflowCompleted](env)
+	if err != nil {
+		return err
+	}
+	var raw []byte
+	err = tx.QueryRow(ctx, `SELECT forecast FROM forecasts WHERE workflow_id = $1`, done.WorkflowID).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var rec forecastRecord
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return bus.Permanent(err)
+	}
+	pol, err := loadPolicy(ctx, tx, true)
+	if err != nil {
+		return err
+	}
+	planned := rec.Event.PredictedMakespanSeconds
+	// The local provider bills nothing, so the reward here is makespan against the plan.
+	r := policy.Reward(0, done.MakespanSeconds, 0, planned, 1, 0, false)
+	if done.Status != events.WorkflowSucceeded {
+		r = -1
+	}
+	pol.Update(rec.Features, rec.Action, r)
+	state, err := json.Marshal(pol)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO predictor_state (name, state) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`, policyStateName, state)
+	return err
+}
+
+// loadPolicy reads the persisted policy (locking it when it will be written) or returns a
+// fresh one.
+func loadPolicy(ctx context.Context, tx pgx.Tx, forUpdate bool) (*policy.LinUCB, error) {
+	q := `SELECT state FROM predictor_state WHERE name = $1`
+	if forUpdate {
+		q += ` FOR UPDATE`
+	}
+	pol := policy.New(policy.DefaultActions(), policy.Dim, policy.DefaultConfig())
+	var raw []byte
+	err := tx.QueryRow(ctx, q, policyStateName).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return pol, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load policy: %w", err)
+	}
+	if err := json.Unmarshal(raw, pol); err != nil {
+		return nil, bus.Permanent(fmt.Errorf("restore policy: %w", err))
+	}
+	return pol, nil
+}
