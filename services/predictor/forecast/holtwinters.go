@@ -35,7 +35,7 @@ func (f *holtWinters) Fit(s Series) error {
 	if m < 2 || len(y) < 2*m {
 		m = 1
 	}
-	grid := []float64{0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9}
+	grid := []float64{0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99}
 	betas := []float64{0, 0.01, 0.05, 0.1, 0.2}
 	gammas := []float64{0.05, 0.1, 0.2, 0.3, 0.5}
 	if m == 1 {

@@ -89,6 +89,11 @@ func (f Features) Vector() []float64 {
 		lg(float64(f.HotVMs), 6),
 		lg(float64(f.WarmVMs), 6),
 	}
+	for i, v := range x {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			x[i] = 0
+		}
+	}
 	fam := make([]float64, familyBuckets)
 	if f.Family != "" {
 		h := fnv.New32a()

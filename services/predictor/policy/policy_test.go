@@ -1,0 +1,218 @@
+package policy
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func setup(t *testing.T, cfg Config) (*LinUCB, []float64) {
+	t.Helper()
+	p := New(DefaultActions(), Dim, cfg)
+	x := Features{Tasks: 100, CriticalPathSeconds: 600, TotalWorkCoreSeconds: 6000, PeakWidth: 40, MeanCV: 0.3, HistorySamples: 50, Family: "montage"}.Vector()
+	require.Len(t, x, Dim)
+	return p, x
+}
+
+func TestDefaultActions(t *testing.T) {
+	t.Parallel()
+	a := DefaultActions()
+	require.Len(t, a, 18)
+	require.Equal(t, 0.9, a[0].RuntimeQuantile)
+	names := map[string]bool{}
+	for _, x := range a {
+		require.False(t, names[x.Name], "duplicate %s", x.Name)
+		names[x.Name] = true
+	}
+}
+
+func TestSafeDefaultWhileItKnowsLittle(t *testing.T) {
+	t.Parallel()
+	p, x := setup(t, DefaultConfig())
+	for i := range DefaultConfig().MinPulls {
+		idx, reason := p.Choose(x)
+		require.Equal(t, 0, idx)
+		require.True(t, strings.HasPrefix(reason, "safe-default"), reason)
+		p.Update(x, idx, 0)
+		require.Equal(t, i+1, p.Pulls())
+	}
+	_, reason := p.Choose(x)
+	require.False(t, strings.HasPrefix(reason, "safe-default"), reason)
+}
+
+func TestRewardMovesThePolicy(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	cfg.MinPulls = 0
+	p, x := setup(t, cfg)
+	const good = 7
+	before, _ := p.Score(x, good)
+	p.Update(x, good, 0.8)
+	after, _ := p.Score(x, good)
+	require.Greater(t, after, before)
+	for range 5 {
+		p.Update(x, good, 0.8)
+		p.Update(x, 0, -0.2)
+	}
+	idx, reason := p.Choose(x)
+	require.Equal(t, good, idx, reason)
+	// A run of bad outcomes moves it off again.
+	for range 20 {
+		p.Update(x, good, -0.9)
+	}
+	idx, _ = p.Choose(x)
+	require.NotEqual(t, good, idx)
+}
+
+func TestContextualChoice(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	cfg.MinPulls = 3
+	p := New(DefaultActions(), Dim, cfg)
+	// Two kinds of workflow: for dispersed runtimes planning at P90 pays, for tight ones P50.
+	wide := Features{Tasks: 500, CriticalPathSeconds: 3000, TotalWorkCoreSeconds: 90000, PeakWidth: 200, MeanCV: 1.5, HistorySamples: 200, Family: "a"}.Vector()
+	tight := Features{Tasks: 20, CriticalPathSeconds: 60, TotalWorkCoreSeconds: 300, PeakWidth: 5, MeanCV: 0.05, HistorySamples: 200, Family: "b"}.Vector()
+	reward := func(ctx string, a Action) float64 {
+		if ctx == "wide" {
+			return 0.5 - math.Abs(a.RuntimeQuantile-0.9) - 0.1*math.Abs(a.MemoryHeadroom-1.3)
+		}
+		return 0.5 - math.Abs(a.RuntimeQuantile-0.5) - 0.1*math.Abs(a.MemoryHeadroom-1.1)
+	}
+	acts := p.Actions()
+	for i := range 400 {
+		ctx, x := "wide", wide
+		if i%2 == 1 {
+			ctx, x = "tight", tight
+		}
+		idx, _ := p.Choose(x)
+		p.Update(x, idx, reward(ctx, acts[idx]))
+	}
+	iw, _ := p.Choose(wide)
+	it, _ := p.Choose(tight)
+	require.InDelta(t, 0.9, acts[iw].RuntimeQuantile, 1e-9, acts[iw].Name)
+	require.InDelta(t, 0.5, acts[it].RuntimeQuantile, 1e-9, acts[it].Name)
+}
+
+func TestBoundedExploration(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	cfg.MinPulls = 0
+	cfg.Alpha = 100 // every untried action looks wonderful
+	cfg.MaxExploreRegret = 0.05
+	p, x := setup(t, cfg)
+	for range 10 {
+		p.Update(x, 0, 0.9)
+	}
+	// Untried actions have mean 0, far below the safe default's ~0.9: exploring one would
+	// risk more than MaxExploreRegret, so the greedy choice stands.
+	idx, reason := p.Choose(x)
+	require.Equal(t, 0, idx)
+	require.Contains(t, reason, "exploration capped")
+	cfg.MaxExploreRegret = 2
+	q := New(DefaultActions(), Dim, cfg)
+	for range 10 {
+		q.Update(x, 0, 0.9)
+	}
+	idx, reason = q.Choose(x)
+	require.NotEqual(t, 0, idx)
+	require.True(t, strings.HasPrefix(reason, "explore"), reason)
+}
+
+func TestDeterministic(t *testing.T) {
+	t.Parallel()
+	run := func() []int {
+		p, x := setup(t, DefaultConfig())
+		var out []int
+		for i := range 30 {
+			idx, _ := p.Choose(x)
+			out = append(out, idx)
+			p.Update(x, idx, math.Sin(float64(i*idx)))
+		}
+		return out
+	}
+	require.Equal(t, run(), run())
+}
+
+func TestUpdateIgnoresGarbage(t *testing.T) {
+	t.Parallel()
+	p, x := setup(t, DefaultConfig())
+	p.Update(x, -1, 1)
+	p.Update(x, 999, 1)
+	p.Update(x, 0, math.NaN())
+	p.Update(x, 0, math.Inf(1))
+	require.Equal(t, 0, p.Pulls())
+	p.Update([]float64{1}, 0, 0.5) // short context is padded
+	require.Equal(t, 1, p.Pulls())
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	t.Parallel()
+	p, x := setup(t, DefaultConfig())
+	for i := range 12 {
+		idx, _ := p.Choose(x)
+		p.Update(x, idx, 0.1*float64(i%5))
+	}
+	b, err := json.Marshal(p)
+	require.NoError(t, err)
+	var q LinUCB
+	require.NoError(t, json.Unmarshal(b, &q))
+	for i := range p.Actions() {
+		m1, w1 := p.Score(x, i)
+		m2, w2 := q.Score(x, i)
+		require.InDelta(t, m1, m2, 1e-9)
+		require.InDelta(t, w1, w2, 1e-9)
+	}
+	i1, r1 := p.Choose(x)
+	i2, r2 := q.Choose(x)
+	require.Equal(t, i1, i2)
+	require.Equal(t, r1, r2)
+	require.ErrorIs(t, q.UnmarshalJSON([]byte(`{"version":1,"dim":2,"actions":[{}],"arms":[]}`)), ErrBadState)
+}
+
+func TestReward(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name           string
+		cost, mk       float64
+		oom            int
+		missed         bool
+		wantLo, wantHi float64
+	}{
+		{name: "on plan", cost: 10, mk: 100, wantLo: -1e-9, wantHi: 1e-9},
+		{name: "cheaper and faster", cost: 5, mk: 50, wantLo: 0.3, wantHi: 1},
+		{name: "twice the cost", cost: 20, mk: 100, wantLo: -0.5, wantHi: -0.1},
+		{name: "oom kills", cost: 10, mk: 100, oom: 2, wantLo: -0.51, wantHi: -0.49},
+		{name: "missed deadline, slow", cost: 10, mk: 1000, missed: true, wantLo: -1, wantHi: -0.9},
+		{name: "zero plan is neutral", cost: 0, mk: 0, wantLo: -1e-9, wantHi: 1e-9},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			plannedCost, plannedMk := 10.0, 100.0
+			if tc.name == "zero plan is neutral" {
+				plannedCost, plannedMk = 0, 0
+			}
+			r := Reward(tc.cost, tc.mk, plannedCost, plannedMk, 0.5, tc.oom, tc.missed)
+			require.GreaterOrEqual(t, r, tc.wantLo)
+			require.LessOrEqual(t, r, tc.wantHi)
+		})
+	}
+}
+
+func FuzzFeaturesVector(f *testing.F) {
+	f.Add(10, 100.0, 1000.0, 5, 0.3, 7, 1, 2, "montage")
+	f.Add(-1, math.Inf(1), math.NaN(), -5, -3.0, -1, -1, -1, "")
+	f.Fuzz(func(t *testing.T, tasks int, cp, work float64, width int, cv float64, hist, hot, warm int, fam string) {
+		x := Features{Tasks: tasks, CriticalPathSeconds: cp, TotalWorkCoreSeconds: work, PeakWidth: width, MeanCV: cv, HistorySamples: hist, HotVMs: hot, WarmVMs: warm, Family: fam}.Vector()
+		require.Len(t, x, Dim)
+		p := New(DefaultActions(), Dim, DefaultConfig())
+		p.Update(x, 0, 0.5)
+		idx, _ := p.Choose(x)
+		require.GreaterOrEqual(t, idx, 0)
+		m, w := p.Score(x, 0)
+		require.False(t, math.IsNaN(m) || math.IsNaN(w))
+	})
+}
