@@ -77,22 +77,11 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "foresight dev: %v\n", err)
 		return 1
 	}
-	comps := make([]service.Component, 0, len(serviceNames))
-	var api http.Handler
-	for _, name := range serviceNames {
-		c, err := buildService(name, rt)
-		if err == nil {
-			err = c.Start(ctx)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "foresight dev: start %s: %v\n", name, err)
-			rt.Close()
-			return 1
-		}
-		if h, ok := c.(interface{ Handler() http.Handler }); ok {
-			api = h.Handler()
-		}
-		comps = append(comps, c)
+	comps, api, err := startServices(ctx, rt)
+	if err != nil {
+		fmt.Fprintf(stderr, "foresight dev: %v\n", err)
+		rt.Close()
+		return 1
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"runtime"
 	"syscall"
@@ -67,6 +68,30 @@ func replayScale() float64 {
 		return f
 	}
 	return 1
+}
+
+// startServices builds and starts all six services on one runtime, returning them in
+// start order and the gateway's HTTP API.
+func startServices(ctx context.Context, rt *service.Runtime) ([]service.Component, http.Handler, error) {
+	comps := make([]service.Component, 0, len(serviceNames))
+	var api http.Handler
+	for _, name := range serviceNames {
+		c, err := buildService(name, rt)
+		if err == nil {
+			err = c.Start(ctx)
+		}
+		if err != nil {
+			for i := len(comps) - 1; i >= 0; i-- {
+				comps[i].Stop()
+			}
+			return nil, nil, fmt.Errorf("start %s: %w", name, err)
+		}
+		if h, ok := c.(interface{ Handler() http.Handler }); ok {
+			api = h.Handler()
+		}
+		comps = append(comps, c)
+	}
+	return comps, api, nil
 }
 
 func runService(name string) int {

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/foresight-run/foresight/pkg/events"
+	"github.com/foresight-run/foresight/pkg/service"
+	"github.com/foresight-run/foresight/pkg/testenv"
+)
+
+// stack is the whole system in one process on a real Postgres database and a real
+// (embedded) JetStream server, as `foresight dev` runs it.
+type stack struct {
+	pool    *pgxpool.Pool
+	js      jetstream.JetStream
+	api     string
+	workDir string
+}
+
+func setup(t *testing.T) stack {
+	t.Helper()
+	dbURL, pool := testenv.Database(t)
+	natsURL, _, js := testenv.JetStream(t)
+	workDir := t.TempDir()
+	cfg, err := service.LoadConfig(func(k string) string {
+		return map[string]string{
+			"FORESIGHT_DATABASE_URL": dbURL, "FORESIGHT_NATS_URL": natsURL, "FORESIGHT_WORK_DIR": workDir,
+			"FORESIGHT_ACK_WAIT": "5s", "FORESIGHT_LOCAL_CORES": "4",
+		}[k]
+	})
+	require.NoError(t, err)
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	rt, err := service.Open(ctx, cfg, log)
+	require.NoError(t, err)
+	comps, api, err := startServices(ctx, rt)
+	require.NoError(t, err)
+	srv := httptest.NewServer(api)
+	t.Cleanup(func() {
+		srv.Close()
+		for i := len(comps) - 1; i >= 0; i-- {
+			comps[i].Stop()
+		}
+		rt.Close()
+	})
+	return stack{pool: pool, js: js, api: srv.URL, workDir: workDir}
+}
+
+// tenTaskDAG is a diamond-heavy DAG of real shell commands. Each task appends its id to
+// runs.log in the workflow's work dir, so the test can count executions.
+func tenTaskDAG(log string) string {
+	deps := map[string][]string{
+		"t01": nil, "t02": {"t01"}, "t03": {"t01"}, "t04": {"t01"}, "t05": {"t02", "t03"},
+		"t06": {"t03", "t04"}, "t07": {"t05"}, "t08": {"t06"}, "t09": {"t07", "t08"}, "t10": {"t09", "t04"},
+	}
+	var b strings.Builder
+	b.WriteString(`{"name": "e2e-ten", "tasks": [`)
+	for i := 1; i <= 10; i++ {
+		id := fmt.Sprintf("t%02d", i)
+		d, _ := json.Marshal(deps[id])
+		if deps[id] == nil {
+			d = []byte("[]")
+		}
+		if i > 1 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"id": %q, "command": ["sh", "-c", "echo %s >> %s; sleep 0.1"], "cpu": 0.5, "memory": "32Mi", "depends_on": %s}`,
+			id, id, log, d)
+	}
+	b.WriteString("]}")
+	return b.String()
+}
+
+func submit(t *testing.T, api, body string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(api+"/v1/workflows", "application/json", bytes.NewBufferString(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	return resp.StatusCode, out
+}
+
+func waitStatus(t *testing.T, api, id string, timeout time.Duration) map[string]any {
+	t.Helper()
+	var st map[string]any
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(api + "/v1/workflows/" + id)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		st = nil
+		_ = json.NewDecoder(resp.Body).Decode(&st)
+		s, _ := st["status"].(string)
+		return s == "succeeded" || s == "failed" || s == "rejected"
+	}, timeout, 100*time.Millisecond, "workflow %s did not finish: %v", id, st)
+	return st
+}
+
+func TestEndToEndTenTaskDAG(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	runs := filepath.Join(t.TempDir(), "runs.log")
+	code, sub := submit(t, s.api, tenTaskDAG(runs))
+	require.Equal(t, http.StatusAccepted, code, sub)
+	id := sub["id"].(string)
+
+	st := waitStatus(t, s.api, id, 60*time.Second)
+	require.Equal(t, "succeeded", st["status"], st)
+
+	// Each task ran exactly once.
+	raw, err := os.ReadFile(runs)
+	require.NoError(t, err)
+	counts := map[string]int{}
+	for _, line := range strings.Fields(string(raw)) {
+		counts[line]++
+	}
+	require.Len(t, counts, 10)
+	for task, n := range counts {
+		require.Equal(t, 1, n, "task %s ran %d times", task, n)
+	}
+
+	// Its observations are in Postgres, measured.
+	var n int
+	var minRuntime float64
+	require.NoError(t, s.pool.QueryRow(context.Background(),
+		`SELECT count(*), min(runtime_seconds) FROM task_observations WHERE workflow_id = $1 AND status = 'succeeded'`, id).Scan(&n, &minRuntime))
+	require.Equal(t, 10, n)
+	require.Greater(t, minRuntime, 0.05, "each task sleeps 0.1 s")
+
+	// The five core events were published for it, in causal order, as read back from the
+	// stream itself.
+	ctx := context.Background()
+	cons, err := s.js.OrderedConsumer(ctx, "FORESIGHT", jetstream.OrderedConsumerConfig{FilterSubjects: []string{"foresight.*.*." + id}})
+	require.NoError(t, err)
+	first := map[events.Type]uint64{}
+	perType := map[events.Type]int{}
+	for {
+		msg, err := cons.Next(jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			break
+		}
+		env, err := events.Decode(msg.Data())
+		require.NoError(t, err)
+		require.NoError(t, events.ValidateEnvelope(msg.Data()), "event %s violates its schema", env.Type)
+		meta, err := msg.Metadata()
+		require.NoError(t, err)
+		if _, ok := first[env.Type]; !ok {
+			first[env.Type] = meta.Sequence.Stream
+		}
+		perType[env.Type]++
+	}
+	core := []events.Type{events.TypeGraphBuilt, events.TypeDemandPredicted, events.TypePlanReady, events.TypeVMProvisioned, events.TypeTaskObserved}
+	for i, typ := range core {
+		require.Contains(t, first, typ, "no %s event", typ)
+		if i > 0 {
+			require.Less(t, first[core[i-1]], first[typ], "%s must precede %s", core[i-1], typ)
+		}
+	}
+	require.Equal(t, 10, perType[events.TypeTaskObserved])
+	require.Equal(t, 10, perType[events.TypeTaskDispatched])
+	require.Equal(t, 1, perType[events.TypeWorkflowCompleted])
+}
+
+func TestInvalidDAGIsRejectedAndNothingStored(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	tests := []struct {
+		name      string
+		body      string
+		wantTasks []string
+	}{
+		{name: "cycle", body: `{"name":"bad","tasks":[{"id":"a","command":["true"],"depends_on":["c"]},{"id":"b","command":["true"],"depends_on":["a"]},{"id":"c","command":["true"],"depends_on":["b"]}]}`, wantTasks: []string{"a"}},
+		{name: "unknown parent", body: `{"name":"bad","tasks":[{"id":"a","command":["true"],"depends_on":["ghost"]}]}`, wantTasks: []string{"a"}},
+		{name: "duplicate id", body: `{"name":"bad","tasks":[{"id":"a","command":["true"]},{"id":"a","command":["true"]}]}`, wantTasks: []string{"a"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := http.Post(s.api+"/v1/workflows", "application/json", strings.NewReader(tc.body))
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+			require.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
+			var p struct {
+				Status   int              `json:"status"`
+				Problems []events.Problem `json:"problems"`
+			}
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&p))
+			require.Equal(t, 422, p.Status)
+			var named []string
+			for _, pr := range p.Problems {
+				named = append(named, pr.Task)
+			}
+			for _, want := range tc.wantTasks {
+				require.Contains(t, named, want, "problems must name the offending task: %+v", p.Problems)
+			}
+		})
+	}
+	var workflows, outbox int
+	require.NoError(t, s.pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM workflows), (SELECT count(*) FROM outbox)`).Scan(&workflows, &outbox))
+	require.Zero(t, workflows, "a rejected submission stores nothing")
+	require.Zero(t, outbox, "a rejected submission publishes nothing")
+}
+
+func TestIdempotencyKeyReturnsTheSameWorkflow(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	body := `{"name":"idem","tasks":[{"id":"a","command":["true"]}]}`
+	post := func() (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, s.api+"/v1/workflows", strings.NewReader(body))
+		req.Header.Set("Idempotency-Key", "k-1")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		return resp.StatusCode, out["id"].(string)
+	}
+	c1, id1 := post()
+	c2, id2 := post()
+	require.Equal(t, http.StatusAccepted, c1)
+	require.Equal(t, http.StatusOK, c2)
+	require.Equal(t, id1, id2)
+	require.Equal(t, "succeeded", waitStatus(t, s.api, id1, 30*time.Second)["status"])
+}
