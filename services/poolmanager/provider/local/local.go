@@ -36,6 +36,9 @@ func ID(key string) string { return "local-" + events.DerivedID("local-vm", key)
 
 // Launch implements provider.Provider: a local VM is ready at once.
 func (p *Provider) Launch(ctx context.Context, spec provider.Spec) (provider.VM, error) {
+	if err := ctx.Err(); err != nil {
+		return provider.VM{}, fmt.Errorf("launch %s: %w", spec.Key, err)
+	}
 	if spec.Key == "" {
 		return provider.VM{}, fmt.Errorf("%w: empty idempotency key", provider.ErrInvalid)
 	}
