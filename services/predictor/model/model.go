@@ -134,6 +134,11 @@ type Config struct {
 	// SiblingSpreadWeight is the weight, in pseudo-observations, of history's spread
 	// against the siblings' own when a run has siblings.
 	SiblingSpreadWeight float64 `json:"sibling_spread_weight"`
+	// RunLogSigma is the prior log-space spread of a whole run's runtimes around history
+	// (another machine type, a loaded file system), and RunSigmaStrength its weight in
+	// pseudo-runs against the deviations finished runs reported.
+	RunLogSigma      float64 `json:"run_log_sigma"`
+	RunSigmaStrength float64 `json:"run_sigma_strength"`
 }
 
 // DefaultConfig returns settings that work across the WfCommons families without tuning to
@@ -156,6 +161,8 @@ func DefaultConfig() Config {
 		ParentShrink:        0.5,
 		SiblingShrink:       1,
 		SiblingSpreadWeight: 6,
+		RunLogSigma:         0.25,
+		RunSigmaStrength:    2,
 	}
 }
 
@@ -177,6 +184,8 @@ func (c Config) withDefaults() Config {
 	c.ParentShrink = cmp.Or(c.ParentShrink, d.ParentShrink)
 	c.SiblingShrink = cmp.Or(c.SiblingShrink, d.SiblingShrink)
 	c.SiblingSpreadWeight = cmp.Or(c.SiblingSpreadWeight, d.SiblingSpreadWeight)
+	c.RunLogSigma = cmp.Or(c.RunLogSigma, d.RunLogSigma)
+	c.RunSigmaStrength = cmp.Or(c.RunSigmaStrength, d.RunSigmaStrength)
 	return c
 }
 
@@ -352,11 +361,13 @@ func offset(res []float64, p, priorSigma, k float64) float64 {
 type Model struct {
 	cfg  Config
 	keys map[string]*series
+	// runDev holds, per family key, finished runs' median log residuals per signature.
+	runDev map[string][]float64
 }
 
 // New returns an empty model.
 func New(cfg Config) *Model {
-	return &Model{cfg: cfg.withDefaults(), keys: map[string]*series{}}
+	return &Model{cfg: cfg.withDefaults(), keys: map[string]*series{}, runDev: map[string][]float64{}}
 }
 
 // Config returns the model's configuration.
@@ -424,13 +435,35 @@ func (m *Model) fitOf(key string) *fit {
 // family, then everything observed (or Config's prior). Memory and CPU fall back
 // independently, ending at what the task requested.
 func (m *Model) Predict(q Query) Prediction {
-	p, _ := m.predict(q)
-	return p
+	return m.estimate(q).prediction()
 }
 
-// predict also returns how far, in log input units, the answer extrapolated beyond the
-// inputs its evidence covered.
-func (m *Model) predict(q Query) (Prediction, float64) {
+// est is a runtime estimate in log space before it becomes a Prediction: the median mu,
+// the within-run offsets to each quantile, and tau, the between-run spread that a run's
+// siblings can later explain away.
+type est struct {
+	mu, o50, o90, o99 float64
+	tau               float64
+	src               string
+	n                 int
+	mem50, mem90      int64
+	cpu               float64
+}
+
+func (e est) prediction() Prediction {
+	// Within-run and between-run deviations are independent, so their spreads add in
+	// quadrature.
+	comb := func(o, z float64) float64 { return math.Sqrt(o*o + z*z*e.tau*e.tau) }
+	o90 := max(comb(e.o90, zScore(0.9)), e.o50)
+	o99 := max(comb(e.o99, zScore(0.99)), o90)
+	return Prediction{
+		P50: math.Exp(e.mu + e.o50), P90: math.Exp(e.mu + o90), P99: math.Exp(e.mu + o99),
+		MemoryP50: e.mem50, MemoryP90: e.mem90, CPU: e.cpu,
+		Source: e.src, Samples: e.n,
+	}
+}
+
+func (m *Model) estimate(q Query) est {
 	sk, ck, fk := keyChain(q.Signature, q.Family, q.Category)
 	x, hasX := 0.0, q.InputBytes > 0
 	if hasX {
@@ -446,13 +479,11 @@ func (m *Model) predict(q Query) (Prediction, float64) {
 		{m.fitOf(fk), SourceFamilyPrior},
 		{m.fitOf(globalKey), SourceGlobalPrior},
 	}
-	var pred Prediction
-	var dx float64
-	found := false
+	e, found := est{}, false
 	for i, lv := range levels {
 		if lv.src == SourceUser {
 			if q.UserEstimateSeconds > 0 {
-				pred = m.fromLog(math.Log(q.UserEstimateSeconds), nil, m.cfg.UserLogSigma, 0, SourceUser, 0)
+				e = m.fromLog(math.Log(q.UserEstimateSeconds), nil, m.cfg.UserLogSigma, 0, SourceUser, 0)
 				found = true
 				break
 			}
@@ -461,8 +492,7 @@ func (m *Model) predict(q Query) (Prediction, float64) {
 		if lv.f == nil || lv.f.n == 0 {
 			continue
 		}
-		var mu float64
-		mu, dx = lv.f.at(x, hasX)
+		mu, dx := lv.f.at(x, hasX)
 		// Shrink a sparse signature toward its category within the family (empirical
 		// Bayes): one observation of a signature is evidence, not a verdict. Only the
 		// category is a fair parent; a family mixes kinds of task whose runtimes differ by
@@ -474,31 +504,56 @@ func (m *Model) predict(q Query) (Prediction, float64) {
 				mu = (n*mu + k*parent.mu(x, hasX)) / (n + k)
 			}
 		}
-		pred = m.fromLog(mu, lv.f.res, m.cfg.PriorLogSigma, dx, lv.src, lv.f.n)
+		e = m.fromLog(mu, lv.f.res, m.cfg.PriorLogSigma, dx, lv.src, lv.f.n)
+		if lv.src == SourceHistory {
+			// History holds earlier runs; the next run may sit apart from all of them.
+			e.tau = m.runSigma(fk)
+		}
 		found = true
 		break
 	}
 	if !found {
-		pred = m.fromLog(math.Log(m.cfg.PriorSeconds), nil, 2*m.cfg.PriorLogSigma, 0, SourceGlobalPrior, 0)
+		e = m.fromLog(math.Log(m.cfg.PriorSeconds), nil, 2*m.cfg.PriorLogSigma, 0, SourceGlobalPrior, 0)
 	}
-	pred.MemoryP50, pred.MemoryP90 = m.memory(q, sk, ck, fk)
-	pred.CPU = m.cpu(q, sk, ck, fk)
-	return pred, dx
+	e.mem50, e.mem90 = m.memory(q, sk, ck, fk)
+	e.cpu = m.cpu(q, sk, ck, fk)
+	return e
 }
 
-// fromLog builds the runtime part of a prediction from a log-space median and residuals;
-// dx, the extrapolation in log input units, widens the upper quantiles because the
-// elasticity used beyond the data is a guess.
-func (m *Model) fromLog(mu float64, res []float64, sigma, dx float64, src string, n int) Prediction {
+// fromLog builds a runtime estimate from a log-space median and residuals; dx, the
+// extrapolation in log input units, widens the upper quantiles because the elasticity
+// used beyond the data is a guess.
+func (m *Model) fromLog(mu float64, res []float64, sigma, dx float64, src string, n int) est {
 	k := m.cfg.PriorStrength
 	w := m.cfg.ExtrapolationSigma * math.Abs(dx)
 	o50 := offset(res, 0.5, sigma, k)
 	o90 := max(offset(res, 0.9, sigma, k)+zScore(0.9)*w, o50)
 	o99 := max(offset(res, 0.99, sigma, k)+zScore(0.99)*w, o90)
-	return Prediction{
-		P50: math.Exp(mu + o50), P90: math.Exp(mu + o90), P99: math.Exp(mu + o99),
-		Source: src, Samples: n,
+	return est{mu: mu, o50: o50, o90: o90, o99: o99, src: src, n: n}
+}
+
+// runSigma is the between-run log spread for a family: the root mean square of finished
+// runs' median residuals per signature (see Run.Finish), shrunk toward
+// Config.RunLogSigma with RunSigmaStrength pseudo-runs.
+func (m *Model) runSigma(famKey string) float64 {
+	d := m.runDev[cmp.Or(famKey, globalKey)]
+	var ss float64
+	for _, v := range d {
+		ss += v * v
 	}
+	k := m.cfg.RunSigmaStrength
+	t0 := m.cfg.RunLogSigma
+	return math.Sqrt((ss + k*t0*t0) / (float64(len(d)) + k))
+}
+
+// recordRunDeviation remembers one finished run's median residual for one signature.
+func (m *Model) recordRunDeviation(famKey string, d float64) {
+	k := cmp.Or(famKey, globalKey)
+	w := append(m.runDev[k], d)
+	if len(w) > m.cfg.Window {
+		w = w[len(w)-m.cfg.Window:]
+	}
+	m.runDev[k] = w
 }
 
 func (m *Model) memory(q Query, keys ...string) (p50, p90 int64) {
@@ -530,9 +585,10 @@ func (m *Model) cpu(q Query, keys ...string) float64 {
 
 // state is the persisted form of a Model.
 type state struct {
-	Version int                `json:"version"`
-	Config  Config             `json:"config"`
-	Keys    map[string]*series `json:"keys"`
+	Version int                  `json:"version"`
+	Config  Config               `json:"config"`
+	Keys    map[string]*series   `json:"keys"`
+	RunDev  map[string][]float64 `json:"run_dev,omitempty"`
 }
 
 const stateVersion = 1
@@ -540,7 +596,7 @@ const stateVersion = 1
 // MarshalJSON persists the model's configuration and observation windows; fits are
 // recomputed lazily after loading.
 func (m *Model) MarshalJSON() ([]byte, error) {
-	b, err := json.Marshal(state{Version: stateVersion, Config: m.cfg, Keys: m.keys})
+	b, err := json.Marshal(state{Version: stateVersion, Config: m.cfg, Keys: m.keys, RunDev: m.runDev})
 	if err != nil {
 		return nil, fmt.Errorf("marshal model: %w", err)
 	}
@@ -573,6 +629,10 @@ func (m *Model) UnmarshalJSON(b []byte) error {
 			s.Next = 0
 		}
 	}
-	m.cfg, m.keys = cfg, keys
+	runDev := st.RunDev
+	if runDev == nil {
+		runDev = map[string][]float64{}
+	}
+	m.cfg, m.keys, m.runDev = cfg, keys, runDev
 	return nil
 }

@@ -161,3 +161,39 @@ func TestWindowBoundsMemory(t *testing.T) {
 	// Only the recent regime (93..100) remains.
 	require.Greater(t, m.Predict(Query{Signature: "s"}).P50, 90.0)
 }
+
+func TestFinishedRunsSizeTheBetweenRunSpread(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		factors []float64 // each later run's runtime factor against history
+		wider   bool
+	}{
+		{name: "stable runs narrow P90", factors: []float64{1, 1, 1, 1}, wider: false},
+		{name: "drifting runs widen P90", factors: []float64{2, 0.5, 2, 0.5}, wider: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m := New(DefaultConfig())
+			q := Query{Signature: "s", Family: "fam", Category: "cat-s"}
+			for i := range 10 {
+				m.Observe(obs("s", 100*(1+0.01*float64(i%3)), 0))
+			}
+			before := m.Predict(q)
+			for _, f := range tc.factors {
+				r := m.NewRun()
+				for i := range 10 {
+					r.Observe(obs("s", 100*f*(1+0.01*float64(i%3)), 0))
+				}
+				r.Finish()
+			}
+			after := m.Predict(q)
+			if tc.wider {
+				require.Greater(t, after.P90/after.P50, before.P90/before.P50)
+			} else {
+				require.Less(t, after.P90/after.P50, before.P90/before.P50)
+			}
+		})
+	}
+}

@@ -386,6 +386,7 @@ func scoreRun(m *Model, hist *baseline, tr trace, start, finish []float64, finis
 		sc.apeEWMA = append(sc.apeEWMA, ape(e, t.runtime))
 		sc.apeSubmit = append(sc.apeSubmit, ape(submitP50[i], t.runtime))
 	}
+	run.Finish()
 	// Makespan forecast at submission: the critical path on P50 predictions.
 	actual := slices.Max(finish)
 	pred := slices.Clone(tr.tasks)
@@ -409,8 +410,8 @@ func TestTraceReplayAccuracy(t *testing.T) {
 		{name: "recorded cores, all runs", bounded: true, first: true},
 	}
 	for _, tc := range tests {
+		// Sequential subtests keep the logged tables readable under -v.
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
 			res := replay(traces, DefaultConfig(), tc.bounded, tc.first)
 			require.NotEmpty(t, res)
 			model, last, ewma, cov := report(t, res)

@@ -6,8 +6,9 @@ import (
 )
 
 // Run overlays one workflow execution on a Model: its finished tasks sharpen the
-// predictions of its unfinished ones. A Run reads the Model but never writes to it; the
-// shell feeds finished tasks to both. It is not safe for concurrent use.
+// predictions of its unfinished ones. A Run reads the Model and writes to it only in
+// Finish; the shell feeds each finished task to both Run.Observe and Model.Observe. It is
+// not safe for concurrent use.
 type Run struct {
 	m *Model
 	// local holds the run's own observations per key (signature, category, and the whole
@@ -18,6 +19,8 @@ type Run struct {
 	dev map[string][]float64
 	// started counts tasks dispatched per signature key (see Started).
 	started map[string]int
+	// fam maps a signature key to its family key, for Finish.
+	fam map[string]string
 }
 
 // runKey pools every finished task of the run, the last resort before priors.
@@ -25,7 +28,7 @@ const runKey = "r"
 
 // NewRun starts the sibling overlay for one workflow execution.
 func (m *Model) NewRun() *Run {
-	return &Run{m: m, local: map[string]*series{}, dev: map[string][]float64{}, started: map[string]int{}}
+	return &Run{m: m, local: map[string]*series{}, dev: map[string][]float64{}, started: map[string]int{}, fam: map[string]string{}}
 }
 
 // Started records that a task of this run was dispatched. It is optional but makes
@@ -44,9 +47,10 @@ func (r *Run) Observe(o Observation) {
 		return
 	}
 	base := r.m.Predict(Query{Signature: o.Signature, Family: o.Family, Category: o.Category, InputBytes: o.InputBytes, CPU: o.CPU})
-	sk, ck, _ := keyChain(o.Signature, o.Family, o.Category)
+	sk, ck, fk := keyChain(o.Signature, o.Family, o.Category)
 	if sk != "" && base.Source == SourceHistory && base.P50 > 0 {
 		r.dev[sk] = append(r.dev[sk], math.Log(o.RuntimeSeconds)-math.Log(base.P50))
+		r.fam[sk] = fk
 	}
 	p := toPoint(o)
 	for _, k := range []string{sk, ck, runKey} {
@@ -63,20 +67,21 @@ func (r *Run) Observe(o Observation) {
 }
 
 // Predict forecasts an unfinished task of this run. With history, the run's median
-// residual for the signature shifts the history prediction, shrunk by count, and the
-// siblings' own spread blends into the quantiles. Residuals are not pooled across
-// signatures: on the traces a run-wide shift learned from one kind of task misled the
-// others (one stage slows down with a new parameter while the rest do not). Without
-// history, the run's finished siblings of the signature or category are fitted, and
-// failing those, when only priors remain, the run's finished tasks of any kind.
+// residual for the signature shifts the history prediction, shrunk by count, the
+// siblings' own spread blends into the quantiles, and the between-run uncertainty
+// shrinks as siblings explain it. Residuals are not pooled across signatures: on the
+// traces a run-wide shift learned from one kind of task misled the others (one stage
+// slows down with a new parameter while the rest do not). Without history, the run's
+// finished siblings of the signature or category are fitted, and failing those, when only
+// priors remain, the run's finished tasks of any kind.
 func (r *Run) Predict(q Query) Prediction {
-	base := r.m.Predict(q)
+	e := r.m.estimate(q)
 	sk, ck, _ := keyChain(q.Signature, q.Family, q.Category)
 	cfg := r.m.cfg
-	if base.Source == SourceHistory {
+	if e.src == SourceHistory {
 		d := r.dev[sk]
 		if len(d) == 0 {
-			return base
+			return e.prediction()
 		}
 		sorted := slices.Clone(d)
 		slices.Sort(sorted)
@@ -89,17 +94,22 @@ func (r *Run) Predict(q Query) Prediction {
 			med = max(sorted[k-1], 0)
 		}
 		s := float64(k)
-		shift := med * s / (s + cfg.SiblingShrink)
-		var res []float64
-		for _, p := range []float64{0.9, 0.99} {
-			if v, ok := censoredQuantile(sorted, n, p); ok {
-				res = append(res, v-med)
-			}
+		e.mu += med * s / (s + cfg.SiblingShrink)
+		e.tau *= math.Sqrt(cfg.SiblingShrink / (s + cfg.SiblingShrink))
+		// A run's tasks vary less among themselves than across runs, but a handful of
+		// siblings cannot show the tail: blend their spread with history's.
+		w := cfg.SiblingSpreadWeight
+		if v, ok := censoredQuantile(sorted, n, 0.9); ok {
+			e.o90 = (s*max(v-med, 0) + w*e.o90) / (s + w)
 		}
-		return r.shifted(base, shift, res, k, SourceSiblings, base.Samples+k)
+		if v, ok := censoredQuantile(sorted, n, 0.99); ok {
+			e.o99 = (s*max(v-med, 0) + w*e.o99) / (s + w)
+		}
+		e.src, e.n = SourceSiblings, e.n+k
+		return e.prediction()
 	}
 	keys := []string{sk, ck}
-	if base.Source != SourceUser {
+	if e.src != SourceUser {
 		keys = append(keys, runKey)
 	}
 	for _, k := range keys {
@@ -113,18 +123,36 @@ func (r *Run) Predict(q Query) Prediction {
 			x = math.Log(float64(q.InputBytes))
 		}
 		mu, dx := f.at(x, hasX)
-		p := r.m.fromLog(mu, f.res, cfg.PriorLogSigma, dx, SourceSiblings, f.n)
-		p.MemoryP50, p.MemoryP90, p.CPU = base.MemoryP50, base.MemoryP90, base.CPU
+		se := r.m.fromLog(mu, f.res, cfg.PriorLogSigma, dx, SourceSiblings, f.n)
+		se.mem50, se.mem90, se.cpu = e.mem50, e.mem90, e.cpu
 		if f.memN > 0 {
 			o90 := max(offset(f.memRes, 0.9, cfg.PriorLogSigma/2, cfg.PriorStrength), 0)
-			p.MemoryP50, p.MemoryP90 = int64(math.Exp(f.memLoc)), int64(math.Exp(f.memLoc+o90))
+			se.mem50, se.mem90 = int64(math.Exp(f.memLoc)), int64(math.Exp(f.memLoc+o90))
 		}
 		if f.cpuN > 0 {
-			p.CPU = f.cpu
+			se.cpu = f.cpu
 		}
-		return p
+		return se.prediction()
 	}
-	return base
+	return e.prediction()
+}
+
+// Finish tells the model how far this run sat from history: for each signature with
+// history, the median residual of its tasks. The model pools these per family to size the
+// between-run spread of future predictions. Call it once, when the run ends; it is the
+// only Run method that writes to the Model.
+func (r *Run) Finish() {
+	keys := make([]string, 0, len(r.dev))
+	for k := range r.dev {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // map order must not leak into the persisted window
+	for _, k := range keys {
+		if d := r.dev[k]; len(d) > 0 {
+			r.m.recordRunDeviation(r.fam[k], median(d))
+		}
+	}
+	clear(r.dev)
 }
 
 // censoredQuantile estimates the p-quantile of n values of which only the k smallest
@@ -140,25 +168,4 @@ func censoredQuantile(sorted []float64, n int, p float64) (float64, bool) {
 	}
 	lo := int(math.Floor(h))
 	return sorted[lo] + (h-float64(lo))*(sorted[min(lo+1, k-1)]-sorted[lo]), true
-}
-
-// shifted moves a history prediction by a log-space shift. When the run supplies its own
-// upper residuals (res: the P90 then P99 offsets it could estimate), they blend with
-// history's, weight the sibling count s against SiblingSpreadWeight: a run's tasks vary
-// less among themselves than across runs, but a handful of siblings cannot show the tail.
-func (r *Run) shifted(base Prediction, shift float64, res []float64, s int, src string, n int) Prediction {
-	l50 := math.Log(base.P50)
-	o90, o99 := math.Log(base.P90)-l50, math.Log(base.P99)-l50
-	w, sf := r.m.cfg.SiblingSpreadWeight, float64(s)
-	if len(res) > 0 {
-		o90 = (sf*max(res[0], 0) + w*o90) / (sf + w)
-	}
-	if len(res) > 1 {
-		o99 = (sf*max(res[1], 0) + w*o99) / (sf + w)
-	}
-	o99 = max(o99, o90)
-	mu := l50 + shift
-	base.P50, base.P90, base.P99 = math.Exp(mu), math.Exp(mu+o90), math.Exp(mu+o99)
-	base.Source, base.Samples = src, n
-	return base
 }
