@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -41,6 +42,10 @@ type Faults struct {
 	// its sampled latency (a capacity shortage or a slow boot).
 	SlowLaunchRate   float64
 	SlowLaunchFactor float64
+	// Types, if set, confines ErrorRate and Outages to launches and starts of these instance
+	// types, as when one type runs out of capacity (EC2's InsufficientInstanceCapacity);
+	// other calls then never fail.
+	Types []string
 }
 
 // Options configure a Sim.
@@ -136,10 +141,14 @@ func (s *Sim) Catalog() catalog.Catalog { return s.cat }
 // Name returns "sim".
 func (s *Sim) Name() string { return Name }
 
-// inject decides whether a call fails before it takes effect.
-func (s *Sim) inject(op string, now time.Time) error {
+// inject decides whether a call fails before it takes effect. typ is the instance type a
+// launch or start is for, "" for other calls.
+func (s *Sim) inject(op, typ string, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.faults.Types) > 0 && !slices.Contains(s.faults.Types, typ) {
+		return nil
+	}
 	for _, w := range s.faults.Outages {
 		if w.contains(now) {
 			return fmt.Errorf("sim %s: outage until %s: %w", op, w.End.Format(time.RFC3339), provider.ErrUnavailable)
@@ -218,12 +227,12 @@ func (s *Sim) Launch(ctx context.Context, spec provider.Spec) (provider.VM, erro
 		return provider.VM{}, fmt.Errorf("sim launch %s: negative size: %w", spec.Key, provider.ErrInvalid)
 	}
 	now := s.clk.Now()
-	if err := s.inject("launch "+spec.Key, now); err != nil {
-		return provider.VM{}, err
-	}
 	it, err := s.resolveType(spec)
 	if err != nil {
 		return provider.VM{}, fmt.Errorf("sim launch %s: %w", spec.Key, err)
+	}
+	if err := s.inject("launch "+spec.Key, it.Name, now); err != nil {
+		return provider.VM{}, err
 	}
 
 	l := s.ledger
@@ -269,15 +278,21 @@ func (s *Sim) Start(ctx context.Context, id string) (provider.VM, error) {
 		return provider.VM{}, err
 	}
 	now := s.clk.Now()
-	if err := s.inject("start "+id, now); err != nil {
-		return provider.VM{}, err
-	}
 	l := s.ledger
 	l.mu.Lock()
 	v, err := l.get(id, now)
 	if err != nil {
 		l.mu.Unlock()
+		if ierr := s.inject("start "+id, "", now); ierr != nil {
+			return provider.VM{}, ierr
+		}
 		return provider.VM{}, fmt.Errorf("sim start: %w", err)
+	}
+	// Faults are decided under the ledger lock (lock order: ledger, then s.mu) so the type
+	// is known; a failed call still has no effect.
+	if err := s.inject("start "+id, v.it.Name, now); err != nil {
+		l.mu.Unlock()
+		return provider.VM{}, err
 	}
 	switch v.state {
 	case provider.StatePending, provider.StateRunning:
@@ -313,7 +328,7 @@ func (s *Sim) Stop(ctx context.Context, id string) (provider.VM, error) {
 		return provider.VM{}, err
 	}
 	now := s.clk.Now()
-	if err := s.inject("stop "+id, now); err != nil {
+	if err := s.inject("stop "+id, "", now); err != nil {
 		return provider.VM{}, err
 	}
 	l := s.ledger
@@ -342,7 +357,7 @@ func (s *Sim) Terminate(ctx context.Context, id string) error {
 		return err
 	}
 	now := s.clk.Now()
-	if err := s.inject("terminate "+id, now); err != nil {
+	if err := s.inject("terminate "+id, "", now); err != nil {
 		return err
 	}
 	l := s.ledger
@@ -369,7 +384,7 @@ func (s *Sim) Describe(ctx context.Context, id string) (provider.VM, error) {
 		return provider.VM{}, err
 	}
 	now := s.clk.Now()
-	if err := s.inject("describe "+id, now); err != nil {
+	if err := s.inject("describe "+id, "", now); err != nil {
 		return provider.VM{}, err
 	}
 	l := s.ledger

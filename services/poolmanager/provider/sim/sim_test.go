@@ -360,3 +360,14 @@ func TestLaunchValidation(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "r7i.xlarge", vm.InstanceType, "cheapest type with 3 cores and 20 GiB")
 }
+
+func TestFaultsConfinedToTypes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(o *sim.Options) { o.Faults = sim.Faults{ErrorRate: 1, Types: []string{"m7i.large"}} })
+	_, err := b.sim.Launch(b.ctx, provider.Spec{Key: "short", InstanceType: "m7i.large"})
+	require.ErrorIs(t, err, provider.ErrUnavailable)
+	vm, err := b.sim.Launch(b.ctx, provider.Spec{Key: "other", InstanceType: "c7i.large"})
+	require.NoError(t, err)
+	_, err = b.sim.Describe(b.ctx, vm.ID)
+	require.NoError(t, err, "control calls are not confined faults")
+}
