@@ -4,15 +4,14 @@ import (
 	"math"
 
 	"github.com/foresight-run/foresight/pkg/catalog"
-	"github.com/foresight-run/foresight/pkg/events"
 )
 
-// Cost is what the plan's VMs are billed, in USD, under the catalog's rule: a launch or a
-// start is billed per second from its request (start-up included, as EC2 bills from the
-// instance's start) to its release, never less than MinimumBillSeconds; a hot VM the plan
-// claims or already holds is billed from when it is claimed, with no new minimum; idle time
-// inside a run is billed like busy time; a machine stopped between two runs pays its warm
-// (storage) cost for the gap. Types the catalog does not list cost nothing.
+// Cost is what the plan's VMs are billed, in USD, under the catalog's rule: each run is
+// billed per second from when it is running (ReadyAt: EC2 bills from the running state,
+// not while the launch is pending) to its release, never less than MinimumBillSeconds
+// (catalog.BilledCost); idle time inside a run is billed like busy time; a machine stopped
+// between two runs pays its warm (storage) cost for the gap. Types the catalog does not
+// list cost nothing.
 func Cost(plan Plan, cat catalog.Catalog) float64 {
 	types := make(map[string]*catalog.InstanceType, len(cat.Types))
 	for k := range cat.Types {
@@ -24,11 +23,7 @@ func Cost(plan Plan, cat catalog.Catalog) float64 {
 		if !ok {
 			continue
 		}
-		if v.Tier == events.TierHot && v.Resumes < 0 {
-			total += t.PricePerSecond * math.Max(0, v.ReleaseAt-v.ReadyAt)
-		} else {
-			total += cat.BilledCost(*t, v.ReleaseAt-v.RequestAt)
-		}
+		total += cat.BilledCost(*t, v.ReleaseAt-v.ReadyAt)
 		if v.Resumes >= 0 && v.Resumes < len(plan.VMs) {
 			total += t.WarmCostPerSecond * math.Max(0, v.RequestAt-plan.VMs[v.Resumes].ReleaseAt)
 		}

@@ -9,10 +9,11 @@ import (
 	"github.com/foresight-run/foresight/pkg/events"
 )
 
-// maxExtraScans bounds how many lower-priority tasks one dispatch looks at after the most
-// urgent ready task chose to wait: they can only use leftover fragments, and scanning the
-// whole queue at every event would make planning quadratic.
-const maxExtraScans = 4
+// maxScans bounds how many tasks one dispatch looks at after the most urgent ready task
+// chose to wait. Further down the queue the wait grows (more work ahead), so one of them may
+// be worth a new VM that the rest then share; scanning the whole queue at every event would
+// make planning quadratic.
+const maxScans = 16
 
 // eps absorbs float noise in capacity arithmetic.
 const eps = 1e-9
@@ -25,6 +26,7 @@ type vmState struct {
 	runs      int32
 	freeCPU   float64
 	freeMem   int64
+	readyAt   float64
 	busyUntil float64
 	idleSince float64
 	inOpen    bool
@@ -182,13 +184,18 @@ type state struct {
 	// backlog sums over ready, unplaced tasks: core-seconds and byte-seconds.
 	backlogCPU, backlogMem float64
 
-	liveVMs   int
-	liveCores float64
-	makespan  float64 // the plan's makespan estimate (see Context.Makespan)
-	lambda    float64
-	spent     float64
-	minCPU    float64
-	minMem    int64
+	liveVMs    int
+	liveByType []int
+	liveCores  float64
+	liveMem    float64
+	// Running tasks: Σ cpu, Σ cpu·finish, Σ mem, Σ mem·finish, so the work they still hold
+	// at any t is Σ cpu·finish − t·Σ cpu.
+	runCPU, runCPUFin, runMem, runMemFin float64
+	makespan                             float64 // the plan's makespan estimate (see Context.Makespan)
+	lambda                               float64
+	spent                                float64
+	minCPU                               float64
+	minMem                               int64
 
 	ctx  Context
 	cand []Candidate
@@ -241,7 +248,7 @@ func newState(in Input) (*state, error) {
 	s.placed = make([]bool, n)
 	s.wait = make([]int32, n)
 	s.plan.Placements = make([]Placement, n)
-	headroom := 1 + math.Max(in.Knobs.MemoryHeadroom, 0)
+	headroom := memoryFactor(in.Knobs.MemoryHeadroom)
 	s.minCPU, s.minMem = math.Inf(1), math.MaxInt64
 	for i, t := range in.Tasks {
 		if math.IsNaN(t.Duration) || t.Duration < 0 || math.IsInf(t.Duration, 0) {
@@ -265,6 +272,7 @@ func newState(in Input) (*state, error) {
 	}
 
 	s.idle = make([][]int32, nt)
+	s.liveByType = make([]int, nt)
 	s.poolHot = make([][]int, nt)
 	s.poolWarm = make([][]int, nt)
 	s.poolNext = make([]int, 2*nt)
@@ -311,6 +319,7 @@ func newState(in Input) (*state, error) {
 		vm.running++
 		vm.freeCPU -= s.cpu[f.Task]
 		vm.freeMem -= s.mem[f.Task]
+		s.running(f.Task, f.Finish, 1)
 		s.pushEvent(f.Finish, evFinish, f.Task)
 	}
 	s.rank = g.upwardRanks(s.dur)
@@ -351,7 +360,9 @@ func newState(in Input) (*state, error) {
 		vm := &s.vms[i]
 		if vm.running > 0 {
 			s.liveVMs++
+			s.liveByType[vm.typ]++
 			s.liveCores += s.types[vm.typ].Cores
+			s.liveMem += float64(s.types[vm.typ].MemoryBytes)
 			s.maybeOpen(int32(i))
 		} else if !idleFixed[int32(i)] {
 			vm.gone = true
@@ -427,16 +438,17 @@ func (s *state) hasRoom(v *vmState) bool {
 
 func (s *state) maybeOpen(v int32) {
 	vm := &s.vms[v]
-	if !vm.inOpen && vm.ready && vm.running > 0 && s.hasRoom(vm) {
+	if !vm.inOpen && vm.running > 0 && s.hasRoom(vm) {
 		vm.inOpen = true
 		s.open = append(s.open, v)
 	}
 }
 
-// fitOpen returns the busy, ready VM with the least free cores that still holds task i
-// (best fit keeps whole machines free to be released), or -1.
-func (s *state) fitOpen(i int32) int32 {
-	best := int32(-1)
+// fitOpen returns the busy VM that holds task i soonest — a ready one now, or one still
+// starting at its ready time — with the least free cores among those (best fit keeps whole
+// VMs free to be released), and the start time; v is -1 when none holds it.
+func (s *state) fitOpen(i int32, t float64) (best int32, at float64) {
+	best, at = -1, math.Inf(1)
 	bestFree := math.Inf(1)
 	w := 0
 	for _, v := range s.open {
@@ -447,12 +459,19 @@ func (s *state) fitOpen(i int32) int32 {
 		}
 		s.open[w] = v
 		w++
-		if vm.freeCPU+eps >= s.cpu[i] && vm.freeMem >= s.mem[i] && vm.freeCPU < bestFree {
-			best, bestFree = v, vm.freeCPU
+		if vm.freeCPU+eps < s.cpu[i] || vm.freeMem < s.mem[i] {
+			continue
+		}
+		start := t
+		if !vm.ready {
+			start = math.Max(t, vm.readyAt)
+		}
+		if start < at || (start == at && vm.freeCPU < bestFree) {
+			best, at, bestFree = v, start, vm.freeCPU
 		}
 	}
 	s.open = s.open[:w]
-	return best
+	return best, at
 }
 
 // place starts task i on VM v at time at.
@@ -460,7 +479,9 @@ func (s *state) place(i, v int32, at float64) {
 	vm := &s.vms[v]
 	if vm.running == 0 {
 		s.liveVMs++
+		s.liveByType[vm.typ]++
 		s.liveCores += s.types[vm.typ].Cores
+		s.liveMem += float64(s.types[vm.typ].MemoryBytes)
 	}
 	vm.running++
 	vm.freeCPU -= s.cpu[i]
@@ -470,7 +491,29 @@ func (s *state) place(i, v int32, at float64) {
 	s.placed[i] = true
 	s.plan.Placements[i] = Placement{Task: i, VM: int(vm.seg), Start: at, Finish: end}
 	s.makespan = math.Max(s.makespan, at+s.rank[i])
+	s.running(i, end, 1)
 	s.pushEvent(end, evFinish, i)
+}
+
+// running adds (sign 1) or removes (sign −1) task i, finishing at end, from the running sums.
+func (s *state) running(i int32, end, sign float64) {
+	c, m := s.cpu[i]*sign, float64(s.mem[i])*sign
+	s.runCPU += c
+	s.runCPUFin += c * end
+	s.runMem += m
+	s.runMemFin += m * end
+}
+
+// uncovered is the ready backlog (plus extra, the task being placed) that the VMs the plan
+// already runs cannot absorb within the next horizon seconds: their capacity over the
+// horizon less what their running tasks still hold. It is what a new VM would be filled
+// with, in core-seconds and byte-seconds.
+func (s *state) uncovered(t, horizon, extraCPU, extraMem float64) (cpu, mem float64) {
+	heldCPU := math.Min(math.Max(0, s.runCPUFin-t*s.runCPU), s.liveCores*horizon)
+	heldMem := math.Min(math.Max(0, s.runMemFin-t*s.runMem), s.liveMem*horizon)
+	cpu = s.backlogCPU + extraCPU - (s.liveCores*horizon - heldCPU)
+	mem = s.backlogMem + extraMem - (s.liveMem*horizon - heldMem)
+	return math.Max(cpu, extraCPU), math.Max(mem, extraMem)
 }
 
 func (s *state) run() error {
@@ -510,10 +553,13 @@ func (s *state) finishTask(i int32, t float64) {
 	vm.running--
 	vm.freeCPU += s.cpu[i]
 	vm.freeMem += s.mem[i]
+	s.running(i, t, -1)
 	if vm.running == 0 {
 		vm.idleSince = t
 		s.liveVMs--
+		s.liveByType[vm.typ]--
 		s.liveCores -= s.types[vm.typ].Cores
+		s.liveMem -= float64(s.types[vm.typ].MemoryBytes)
 		s.idle[vm.typ] = append(s.idle[vm.typ], v)
 	} else {
 		s.maybeOpen(v)
@@ -528,39 +574,44 @@ func (s *state) finishTask(i int32, t float64) {
 
 func (s *state) dispatch(t float64) error {
 	s.deferred = s.deferred[:0]
-	waited := false
-	extra := 0
-	wCPU, wMem := math.Inf(1), int64(math.MaxInt64)
+	// ahead is the work of the tasks this dispatch left waiting: a task further down the
+	// queue that waits too starts only after it (and the running work) drains.
+	ahead := 0.0
+	held := math.Max(0, s.runCPUFin-t*s.runCPU)
+	scanned := 0
 	for len(s.ready.a) > 0 {
 		i := s.ready.pop()
-		if waited {
-			if extra >= maxExtraScans || len(s.open) == 0 {
+		if len(s.deferred) > 0 {
+			if scanned >= maxScans {
 				s.deferred = append(s.deferred, i)
 				break
 			}
-			extra++
-			if s.cpu[i] >= wCPU && s.mem[i] >= wMem {
-				s.deferred = append(s.deferred, i)
-				continue
-			}
+			scanned++
 		}
-		if v := s.fitOpen(i); v >= 0 {
+		if v, at := s.fitOpen(i, t); v >= 0 {
 			s.dequeued(i)
-			s.place(i, v, t)
+			s.place(i, v, at)
 			continue
 		}
-		c, err := s.decide(i, t)
+		waitAt := math.Inf(1)
+		if len(s.events) > 0 && s.liveHolds(i) {
+			waitAt = s.events[0].t
+			if s.liveCores > 0 {
+				waitAt = math.Max(waitAt, t+(held+ahead)/s.liveCores)
+			}
+		}
+		c, err := s.decide(i, t, waitAt)
 		if err != nil {
 			return err
 		}
 		if c.Source == SourceWait {
 			s.deferred = append(s.deferred, i)
-			waited = true
-			wCPU, wMem = math.Min(wCPU, s.cpu[i]), min(wMem, s.mem[i])
+			ahead += s.cpu[i] * s.dur[i]
 			continue
 		}
 		s.dequeued(i)
 		s.commit(i, c, t)
+		held = math.Max(0, s.runCPUFin-t*s.runCPU)
 	}
 	for _, i := range s.deferred {
 		s.ready.push(i)
@@ -568,33 +619,51 @@ func (s *state) dispatch(t float64) error {
 	return nil
 }
 
-// money is task i's share of what running a VM of type k adds to the bill: the VM is
-// billed for lat (start-up, billed from the request as a launch or start is) plus its run,
-// at least the minimum bill when billed is true, plus extra (an idle gap); the ready
-// backlog fills a fraction of that run, and the task pays in proportion to its own part of
-// the filled work. A VM the backlog fills costs each task about its own run; a VM only
-// this task will use costs the task all of it.
-func (s *state) money(i int32, k int, lat float64, billed bool, extra float64) float64 {
-	t := &s.types[k]
+// liveHolds reports whether some VM the plan runs now could ever hold task i.
+func (s *state) liveHolds(i int32) bool {
+	for k, n := range s.liveByType {
+		if n > 0 && s.types[k].Cores+eps >= s.cpu[i] && s.types[k].MemoryBytes >= s.mem[i] {
+			return true
+		}
+	}
+	return false
+}
+
+// money is what choosing a VM of type k for task i adds to the bill. The VM run is billed
+// from when it runs (ahead: idle seconds before the task starts) for at least the minimum
+// bill when a start is billed, plus extra (the cost of an idle gap); call that P. The part
+// of the ready backlog the plan's running VMs cannot absorb would fill a fraction of the
+// run; the task pays its own use of the VM plus all of the part nobody fills: P·(own +
+// 1 − fill). A VM a wave keeps busy costs the task about its own run; a VM only this task
+// uses costs it all of P.
+func (s *state) money(i int32, k int, t, ahead float64, billed bool, extra float64) float64 {
+	tp := &s.types[k]
 	d := math.Max(s.dur[i], 1e-3)
 	run := d
 	if billed {
-		run = math.Max(d, s.in.Catalog.MinimumBillSeconds-lat)
+		run = math.Max(d, s.in.Catalog.MinimumBillSeconds-ahead)
 	}
-	share := math.Max(s.cpu[i]/t.Cores, float64(s.mem[i])/float64(t.MemoryBytes))
+	share := math.Max(s.cpu[i]/tp.Cores, float64(s.mem[i])/float64(tp.MemoryBytes))
 	own := share * d / run
-	fill := math.Max(
-		(s.backlogCPU+s.cpu[i]*d)/(t.Cores*run),
-		(s.backlogMem+float64(s.mem[i])*d)/(float64(t.MemoryBytes)*run))
+	wc, wm := s.uncovered(t, run, s.cpu[i]*d, float64(s.mem[i])*d)
+	fill := math.Max(wc/(tp.Cores*run), wm/(float64(tp.MemoryBytes)*run))
 	fill = math.Min(1, math.Max(fill, own))
-	return (t.PricePerSecond*(lat+run) + extra) * own / fill
+	return (tp.PricePerSecond*(ahead+run) + extra) * (own + 1 - fill)
 }
 
 // decide runs the pipeline for a task no busy VM can take now.
-func (s *state) decide(i int32, t float64) (Candidate, error) {
+func (s *state) decide(i int32, t, waitAt float64) (Candidate, error) {
 	in := &s.in
 	ahead := math.Max(in.Knobs.WarmAheadSeconds, 0)
 	s.cand = s.cand[:0]
+	// Waiting comes first so that it wins ties: with nothing to gain from a new VM, a task
+	// runs later on capacity the plan already pays for.
+	if !math.IsInf(waitAt, 1) {
+		// Waiting costs no new machine, but the task still runs somewhere: price its run at
+		// the cheapest fitting core so waiting is not mistaken for free work.
+		s.cand = append(s.cand, Candidate{Source: SourceWait, Type: -1, Start: waitAt,
+			Money: s.cheapestRun(i)})
+	}
 	for k := range s.types {
 		tp := &s.types[k]
 		if tp.Cores+eps < s.cpu[i] || tp.MemoryBytes < s.mem[i] {
@@ -610,9 +679,9 @@ func (s *state) decide(i int32, t float64) (Candidate, error) {
 			}
 			gap := math.Max(0, t-vm.idleSince)
 			c := Candidate{Source: SourceIdle, Type: k, Start: t, ref: v}
-			c.Money = s.money(i, k, 0, false, tp.PricePerSecond*gap)
+			c.Money = s.money(i, k, t, 0, false, tp.PricePerSecond*gap)
 			if gap >= s.warm[k]+ahead {
-				restart := s.money(i, k, s.warm[k]+ahead, true, tp.WarmCostPerSecond*gap)
+				restart := s.money(i, k, t, ahead, true, tp.WarmCostPerSecond*gap)
 				if restart < c.Money {
 					c.Money, c.Restart = restart, true
 				}
@@ -624,23 +693,17 @@ func (s *state) decide(i int32, t float64) (Candidate, error) {
 			p := in.Pool[s.poolHot[k][n]]
 			at := math.Max(t, math.Max(p.FreeAt, in.Now))
 			s.cand = append(s.cand, Candidate{Source: SourcePoolHot, Type: k, Start: at, ref: int32(n),
-				Money: s.money(i, k, 0, false, 0)})
+				Money: s.money(i, k, at, 0, true, 0)})
 		}
 		if n := s.poolNext[2*k+1]; n < len(s.poolWarm[k]) {
 			p := in.Pool[s.poolWarm[k][n]]
 			at := math.Max(t, math.Max(p.FreeAt, in.Now)+s.warm[k])
 			s.cand = append(s.cand, Candidate{Source: SourcePoolWarm, Type: k, Start: at, ref: int32(n),
-				Money: s.money(i, k, s.warm[k]+ahead, true, 0)})
+				Money: s.money(i, k, at, ahead, true, 0)})
 		}
 		at := math.Max(t, in.Now+s.cold[k])
 		s.cand = append(s.cand, Candidate{Source: SourceCold, Type: k, Start: at,
-			Money: s.money(i, k, s.cold[k]+ahead, true, 0)})
-	}
-	if len(s.events) > 0 {
-		// Waiting costs no new machine, but the task still runs somewhere: price its run at
-		// the cheapest fitting core so waiting is not mistaken for free work.
-		s.cand = append(s.cand, Candidate{Source: SourceWait, Type: -1, Start: s.events[0].t,
-			Money: s.cheapestRun(i)})
+			Money: s.money(i, k, at, ahead, true, 0)})
 	}
 
 	ctx := &s.ctx
@@ -757,6 +820,7 @@ func (s *state) commit(i int32, c Candidate, t float64) {
 			ReadyAt: req + s.cold[k], Reason: fmt.Sprintf("launch for %s: no running or idle VM holds it in time", id)})
 	}
 	vm := &s.vms[v]
+	vm.readyAt = c.Start
 	if c.Start > t {
 		vm.ready = false
 		s.pushEvent(c.Start, evReady, v)
@@ -816,4 +880,15 @@ func modeName(m string) string {
 		return "explicit"
 	}
 	return m
+}
+
+// memoryFactor turns Knobs.MemoryHeadroom into the factor task memory is multiplied by.
+func memoryFactor(h float64) float64 {
+	switch {
+	case h >= 1:
+		return h
+	case h > 0:
+		return 1 + h
+	}
+	return 1
 }

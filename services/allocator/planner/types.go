@@ -69,7 +69,9 @@ type Knobs struct {
 	// WarmAheadSeconds requests VMs that much earlier than their mean tier latency, so a slow
 	// start still beats the task; the VM idles (billed) if it comes up on time.
 	WarmAheadSeconds float64
-	// MemoryHeadroom scales each task's memory by (1 + MemoryHeadroom) when packing.
+	// MemoryHeadroom multiplies each task's memory when packing, as the policy's action
+	// states it (1.3 = 30% headroom). A value in (0,1) is read as the headroom fraction
+	// itself (0.3 = 1.3×); 0 means none.
 	MemoryHeadroom float64
 }
 
