@@ -571,6 +571,12 @@ func (m *Model) memory(q Query, keys ...string) (p50, p90 int64) {
 	return m.cfg.PriorMemoryBytes, m.cfg.PriorMemoryBytes
 }
 
+// hasMemory reports whether key has peak-memory observations of its own.
+func (m *Model) hasMemory(key string) bool {
+	f := m.fitOf(key)
+	return f != nil && f.memN > 0
+}
+
 func (m *Model) cpu(q Query, keys ...string) float64 {
 	for _, k := range keys {
 		if f := m.fitOf(k); f != nil && f.cpuN > 0 {

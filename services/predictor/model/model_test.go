@@ -197,3 +197,21 @@ func TestFinishedRunsSizeTheBetweenRunSpread(t *testing.T) {
 		})
 	}
 }
+
+func TestSiblingsCorrectMemory(t *testing.T) {
+	t.Parallel()
+	m := New(DefaultConfig())
+	for range 10 {
+		m.Observe(Observation{Signature: "s", Family: "f", Category: "c", RuntimeSeconds: 10, PeakRSSBytes: 100 << 20})
+	}
+	q := Query{Signature: "s", Family: "f", Category: "c"}
+	r := m.NewRun()
+	require.InEpsilon(t, float64(100<<20), float64(r.Predict(q).MemoryP50), 0.01)
+	// This run's data set is bigger: siblings peak at 250 MiB.
+	for range 5 {
+		r.Observe(Observation{Signature: "s", Family: "f", Category: "c", RuntimeSeconds: 10, PeakRSSBytes: 250 << 20})
+	}
+	p := r.Predict(q)
+	require.Greater(t, p.MemoryP50, int64(200<<20))
+	require.GreaterOrEqual(t, p.MemoryP90, int64(250<<20))
+}

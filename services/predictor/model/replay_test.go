@@ -286,11 +286,17 @@ func (b *baseline) predict(sig string) (last, ewma float64) {
 }
 
 type scored struct {
-	family, file                string
-	n, covered                  int
-	ape, apeLast, apeEWMA       []float64
-	apeSubmit                   []float64
-	makespanErr, makespanErrCat float64
+	family, file          string
+	n, covered            int
+	ape, apeLast, apeEWMA []float64
+	apeSubmit             []float64
+	makespanErr           float64
+	// apeLong holds the model's APE on tasks of at least a second, where the runtime is
+	// more than timer and start-up noise.
+	apeLong []float64
+	// memAPE and memCovered score MemoryP50 and MemoryP90 where the trace has memory.
+	memAPE           []float64
+	memN, memCovered int
 }
 
 func ape(pred, actual float64) float64 { return math.Abs(pred-actual) / actual }
@@ -323,7 +329,7 @@ func replay(traces []trace, cfg Config, bounded, first bool) []scored {
 			}
 			slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(finish[a], finish[b]) })
 			if k > 0 || first {
-				out = append(out, scoreRun(m, base, tr, start, finish, order))
+				out = append(out, scoreRun(m, base, tr, start, finish, order, slots))
 			}
 			// The run becomes history for the next one, in finish order.
 			for _, i := range order {
@@ -339,7 +345,7 @@ func replay(traces []trace, cfg Config, bounded, first bool) []scored {
 	return out
 }
 
-func scoreRun(m *Model, hist *baseline, tr trace, start, finish []float64, finishOrder []int) scored {
+func scoreRun(m *Model, hist *baseline, tr trace, start, finish []float64, finishOrder []int, slots int) scored {
 	fam := tr.family
 	sc := scored{family: fam, file: tr.file}
 	run := m.NewRun()
@@ -382,18 +388,28 @@ func scoreRun(m *Model, hist *baseline, tr trace, start, finish []float64, finis
 			sc.covered++
 		}
 		sc.ape = append(sc.ape, ape(p.P50, t.runtime))
+		if t.runtime >= 1 {
+			sc.apeLong = append(sc.apeLong, ape(p.P50, t.runtime))
+		}
+		if t.mem > 0 {
+			sc.memN++
+			sc.memAPE = append(sc.memAPE, ape(float64(p.MemoryP50), float64(t.mem)))
+			if t.mem <= p.MemoryP90 {
+				sc.memCovered++
+			}
+		}
 		sc.apeLast = append(sc.apeLast, ape(l, t.runtime))
 		sc.apeEWMA = append(sc.apeEWMA, ape(e, t.runtime))
 		sc.apeSubmit = append(sc.apeSubmit, ape(submitP50[i], t.runtime))
 	}
 	run.Finish()
-	// Makespan forecast at submission: the critical path on P50 predictions.
+	// Makespan forecast at submission: the same schedule on P50 predictions.
 	actual := slices.Max(finish)
 	pred := slices.Clone(tr.tasks)
 	for i := range pred {
 		pred[i].runtime = submitP50[i]
 	}
-	_, pf := asapEvents(pred)
+	_, pf := listSchedule(pred, slots)
 	sc.makespanErr = ape(slices.Max(pf), actual)
 	return sc
 }
@@ -428,8 +444,8 @@ func TestTraceReplayAccuracy(t *testing.T) {
 // baselines and the model's P90 coverage.
 func report(t *testing.T, res []scored) (model, last, ewma, coverage float64) {
 	t.Helper()
-	var all, allLast, allEWMA, allSubmit []float64
-	var n, cov int
+	var all, allLast, allEWMA, allSubmit, long, mem []float64
+	var n, cov, memN, memCov int
 	t.Logf("%-45s %5s %7s %7s %7s %7s %6s %8s", "run", "tasks", "MdAPE", "last", "ewma", "submit", "P90cov", "mkspErr")
 	for _, r := range res {
 		t.Logf("%-45s %5d %6.1f%% %6.1f%% %6.1f%% %6.1f%% %5.1f%% %7.1f%%", r.file, r.n,
@@ -441,6 +457,10 @@ func report(t *testing.T, res []scored) (model, last, ewma, coverage float64) {
 		allSubmit = append(allSubmit, r.apeSubmit...)
 		n += r.n
 		cov += r.covered
+		long = append(long, r.apeLong...)
+		mem = append(mem, r.memAPE...)
+		memN += r.memN
+		memCov += r.memCovered
 	}
 	// Per-run medians, averaged, weigh a 22-task run like a 1000-task one.
 	mean := func(f func(scored) []float64) float64 {
@@ -455,5 +475,7 @@ func report(t *testing.T, res []scored) (model, last, ewma, coverage float64) {
 		n, 100*median(all), 100*median(allLast), 100*median(allEWMA), 100*median(allSubmit), 100*coverage)
 	t.Logf("mean of per-run MdAPE: model %.1f%%  last-run %.1f%%  EWMA0.5 %.1f%%",
 		100*mean(func(r scored) []float64 { return r.ape }), 100*mean(func(r scored) []float64 { return r.apeLast }), 100*mean(func(r scored) []float64 { return r.apeEWMA }))
+	t.Logf("tasks >= 1 s (%d): MdAPE %.1f%%; memory (%d tasks): MdAPE %.1f%%, P90 coverage %.1f%%",
+		len(long), 100*median(long), memN, 100*median(mem), 100*float64(memCov)/float64(max(memN, 1)))
 	return median(all), median(allLast), median(allEWMA), coverage
 }

@@ -17,6 +17,9 @@ type Run struct {
 	// dev holds, per signature key, the log residuals of finished siblings against the
 	// history prediction made for them.
 	dev map[string][]float64
+	// memDev holds, per signature key, finished siblings' log peak-memory residuals
+	// against history's median.
+	memDev map[string][]float64
 	// started counts tasks dispatched per signature key (see Started).
 	started map[string]int
 	// fam maps a signature key to its family key, for Finish.
@@ -28,7 +31,7 @@ const runKey = "r"
 
 // NewRun starts the sibling overlay for one workflow execution.
 func (m *Model) NewRun() *Run {
-	return &Run{m: m, local: map[string]*series{}, dev: map[string][]float64{}, started: map[string]int{}, fam: map[string]string{}}
+	return &Run{m: m, local: map[string]*series{}, dev: map[string][]float64{}, started: map[string]int{}, fam: map[string]string{}, memDev: map[string][]float64{}}
 }
 
 // Started records that a task of this run was dispatched. It is optional but makes
@@ -51,6 +54,9 @@ func (r *Run) Observe(o Observation) {
 	if sk != "" && base.Source == SourceHistory && base.P50 > 0 {
 		r.dev[sk] = append(r.dev[sk], math.Log(o.RuntimeSeconds)-math.Log(base.P50))
 		r.fam[sk] = fk
+	}
+	if sk != "" && o.PeakRSSBytes > 0 && base.MemoryP50 > 0 && r.m.hasMemory(sk) {
+		r.memDev[sk] = append(r.memDev[sk], math.Log(float64(o.PeakRSSBytes))-math.Log(float64(base.MemoryP50)))
 	}
 	p := toPoint(o)
 	for _, k := range []string{sk, ck, runKey} {
@@ -78,6 +84,17 @@ func (r *Run) Predict(q Query) Prediction {
 	e := r.m.estimate(q)
 	sk, ck, _ := keyChain(q.Signature, q.Family, q.Category)
 	cfg := r.m.cfg
+	if d := r.memDev[sk]; len(d) > 0 {
+		// Peak memory is driven by the data set far more than by the machine, so a run's
+		// siblings are the best evidence there is: shift by their median residual and
+		// cover at least their largest.
+		s := float64(len(d))
+		shift := median(d) * s / (s + cfg.SiblingShrink)
+		top := slices.Max(d)
+		m50 := float64(e.mem50) * math.Exp(shift)
+		m90 := max(float64(e.mem90)*math.Exp(shift), float64(e.mem50)*math.Exp(top))
+		e.mem50, e.mem90 = int64(m50), int64(max(m90, m50))
+	}
 	if e.src == SourceHistory {
 		d := r.dev[sk]
 		if len(d) == 0 {
