@@ -108,10 +108,13 @@ func follow(ctx context.Context, base, id string, out io.Writer) int {
 		}
 		sort.SliceStable(st.Tasks, func(i, j int) bool { return st.Tasks[i].ID < st.Tasks[j].ID })
 		for _, task := range st.Tasks {
-			if seen[task.ID] == task.State {
+			// The allocator's state and the monitor's measurement arrive separately: print
+			// again when the measurement lands.
+			key := fmt.Sprintf("%s/%t", task.State, task.RuntimeSeconds != nil)
+			if seen[task.ID] == key {
 				continue
 			}
-			seen[task.ID] = task.State
+			seen[task.ID] = key
 			line := fmt.Sprintf("%6.1fs  task %-14s %s", time.Since(start).Seconds(), task.ID, task.State)
 			if task.VMID != "" && task.State == "dispatched" {
 				line += " on " + task.VMID
