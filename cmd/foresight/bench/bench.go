@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/foresight-run/foresight/pkg/catalog"
+	"github.com/foresight-run/foresight/services/predictor/policy"
 )
 
 // Policy names, as they appear in the output.
@@ -49,6 +50,9 @@ type Options struct {
 	// Objective is the planning mode for foresight and oracle (fastest, cheapest,
 	// balanced); empty means balanced.
 	Objective string
+
+	// planMaker replaces the planner in tests.
+	planMaker planMaker
 }
 
 // RunRow is one policy's result on one trace.
@@ -122,7 +126,8 @@ type Result struct {
 	showcase *showcase
 }
 
-// Run replays every trace under every policy and scores the predictions.
+// Run replays every trace under every policy and scores the predictions. History traces
+// are observed first; each scored trace joins history only after it is scored.
 func Run(opts Options) (*Result, error) {
 	if len(opts.Traces) == 0 {
 		return nil, fmt.Errorf("%w: no traces", ErrBadOptions)
@@ -130,69 +135,147 @@ func Run(opts Options) (*Result, error) {
 	if len(opts.Catalog.Types) == 0 {
 		return nil, fmt.Errorf("%w: empty catalog", ErrBadOptions)
 	}
+	mk := opts.planMaker
+	if mk == nil {
+		mk = defaultPlanMaker
+	}
 	res := &Result{Seed: opts.Seed}
+	h := newHistory()
+	for _, tr := range opts.History {
+		h.observe(tr, trueRuntimes(tr))
+	}
+	ag := newAgent()
+	show := pickShowcase(opts.Traces)
 	for ti, tr := range opts.Traces {
 		seed := opts.Seed*1_000_003 + uint64(ti)
-		for _, pol := range Policies {
-			ex, err := execute(tr, pol, opts, seed)
-			if errors.Is(err, errPolicyUnavailable) {
-				continue
+		execs := map[string]*execution{}
+		var dec *decision
+		if mk != nil {
+			var err error
+			if dec, err = ag.decide(h.model, tr); err != nil {
+				return nil, err
 			}
+			act := ag.actions[dec.action]
+			if execs[PolicyForesight], err = executePlanned(tr, mk, dec.durations(act), act, opts, seed); err != nil {
+				return nil, fmt.Errorf("%s on %s: %w", PolicyForesight, tr.Name, err)
+			}
+			if execs[PolicyOracle], err = executePlanned(tr, mk, trueRuntimes(tr), oracleAction(), opts, seed); err != nil {
+				return nil, fmt.Errorf("%s on %s: %w", PolicyOracle, tr.Name, err)
+			}
+		}
+		for _, pol := range []string{PolicyReactiveCold, PolicyReactiveWarm, PolicyStaticPeak} {
+			ex, err := executeBaseline(tr, pol, opts, seed)
 			if err != nil {
 				return nil, fmt.Errorf("%s on %s: %w", pol, tr.Name, err)
 			}
+			execs[pol] = ex
+		}
+		costLB := costLowerBound(tr, opts.Catalog)
+		for _, pol := range Policies {
+			ex, ok := execs[pol]
+			if !ok {
+				continue
+			}
+			ex.makespanLB = makespanLowerBound(tr, opts.Catalog, ex.hotAtStart)
 			res.Runs = append(res.Runs, RunRow{
 				Trace: tr.Name, Family: tr.Family, Tasks: len(tr.Tasks), Policy: pol,
 				MakespanSeconds: ex.makespan, CostUSD: ex.cost,
-				MakespanLowerBoundSeconds: makespanLowerBound(tr, opts.Catalog, ex.hotAtStart),
-				CostLowerBoundUSD:         costLowerBound(tr, opts.Catalog),
+				MakespanLowerBoundSeconds: ex.makespanLB, CostLowerBoundUSD: costLB,
 			})
 		}
+		// Accuracy is measured at the dispatches of the run foresight executed (or, without
+		// a planner, of the static pool, which dispatches every task as soon as it is ready).
+		disp := execs[PolicyForesight]
+		if disp == nil {
+			disp = execs[PolicyStaticPeak]
+		}
+		res.Prediction = append(res.Prediction, scorePredictions(h, tr, disp.sim.start, disp.sim.finish)...)
+		if dec != nil {
+			f := execs[PolicyForesight]
+			ag.pol.Update(dec.x, dec.action, reward(f.makespan, f.cost, f.makespanLB, costLB))
+		}
+		if tr == show {
+			res.showcase = &showcase{trace: tr, execs: execs}
+		}
+		h.observe(tr, trueRuntimes(tr))
 	}
 	res.Summary.Policies = summarizePolicies(res.Runs)
+	res.Summary.Methods = summarizeMethods(res.Prediction)
+	if opts.LearningWorkflows > 0 && mk != nil {
+		lc, err := learningCurve(opts, mk)
+		if err != nil {
+			return nil, fmt.Errorf("learning curve: %w", err)
+		}
+		res.Learning = lc
+	}
 	return res, nil
 }
 
-// errPolicyUnavailable skips a policy whose cores are not wired in.
-var errPolicyUnavailable = errors.New("policy unavailable")
+// oracleAction is the oracle's knobs: runtimes are exact, memory is the trace's, and VMs
+// are warmed 30 s ahead against launch-latency noise (the safe default's setting).
+func oracleAction() policy.Action {
+	return policy.Action{Name: "oracle", RuntimeQuantile: 0.5, MemoryHeadroom: 1, WarmAheadSeconds: 30}
+}
 
 // execution is one simulated run.
 type execution struct {
 	makespan, cost float64
+	makespanLB     float64
 	hotAtStart     bool
 	sim            *sim
+	plan           *execPlan
 }
 
-func execute(tr *Trace, pol string, opts Options, seed uint64) (*execution, error) {
-	s := newSim(tr, opts.Catalog, seed)
-	var p policy
-	switch pol {
-	case PolicyReactiveCold, PolicyReactiveWarm, PolicyStaticPeak:
-		typ, err := baselineType(tr, opts.Catalog)
-		if err != nil {
-			return nil, err
-		}
-		switch pol {
-		case PolicyReactiveCold:
-			p = &reactive{typ: typ}
-		case PolicyReactiveWarm:
-			p = &reactive{typ: typ, warm: &warmPool{n: peakVMs(tr, typ, opts.Catalog.Quotas)}}
-		default:
-			p = &static{typ: typ, n: peakVMs(tr, typ, opts.Catalog.Quotas)}
-		}
-	default:
-		return nil, errPolicyUnavailable
-	}
-	if err := s.run(p); err != nil {
-		return nil, err
-	}
+func finishExecution(s *sim) *execution {
 	ex := &execution{makespan: s.makespan(), cost: s.cost(), sim: s}
 	for _, v := range s.vms {
 		if !math.IsNaN(v.hotFrom) && v.hotFrom <= 0 {
 			ex.hotAtStart = true
 		}
 	}
+	return ex
+}
+
+// executePlanned plans on dur with the knobs of a and executes the plan on true runtimes.
+func executePlanned(tr *Trace, mk planMaker, dur []float64, a policy.Action, opts Options, seed uint64) (*execution, error) {
+	p, err := mk(opts.Catalog, tr, dur, a, opts.Objective)
+	if err != nil {
+		return nil, err
+	}
+	e, err := newPlanExecutor(p, len(tr.Tasks))
+	if err != nil {
+		return nil, err
+	}
+	s := newSim(tr, opts.Catalog, seed)
+	if err := s.run(e); err != nil {
+		return nil, err
+	}
+	ex := finishExecution(s)
+	ex.plan = p
 	return ex, nil
+}
+
+func executeBaseline(tr *Trace, pol string, opts Options, seed uint64) (*execution, error) {
+	s := newSim(tr, opts.Catalog, seed)
+	typ, err := baselineType(tr, opts.Catalog)
+	if err != nil {
+		return nil, err
+	}
+	var p controller
+	switch pol {
+	case PolicyReactiveCold:
+		p = &reactive{typ: typ}
+	case PolicyReactiveWarm:
+		p = &reactive{typ: typ, warm: &warmPool{n: peakVMs(tr, typ, opts.Catalog.Quotas)}}
+	case PolicyStaticPeak:
+		p = &static{typ: typ, n: peakVMs(tr, typ, opts.Catalog.Quotas)}
+	default:
+		return nil, fmt.Errorf("%w: unknown policy %q", ErrBadOptions, pol)
+	}
+	if err := s.run(p); err != nil {
+		return nil, err
+	}
+	return finishExecution(s), nil
 }
 
 // geomean is the geometric mean of xs, with values floored at 1e-9 so a zero error does

@@ -1,6 +1,9 @@
 package bench
 
-import "sort"
+import (
+	"math"
+	"sort"
+)
 
 // criticalPath is the longest path through the DAG weighted by dur (seconds).
 func criticalPath(tr *Trace, dur []float64) float64 {
@@ -73,4 +76,11 @@ func totalWork(tr *Trace) (coreSec, byteSec float64) {
 		byteSec += float64(t.Memory) * t.Runtime
 	}
 	return coreSec, byteSec
+}
+
+func logRatio(a, b float64) float64 {
+	if !(a > 0) || !(b > 0) {
+		return 0
+	}
+	return math.Log(a / b)
 }

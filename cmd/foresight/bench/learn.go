@@ -1,5 +1,14 @@
 package bench
 
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"sync"
+)
+
 // LearningPoint is one workflow of the learning-curve run.
 type LearningPoint struct {
 	Index  int    `json:"index"`
@@ -25,4 +34,151 @@ type LearningCurve struct {
 	Last20Policy        float64 `json:"last20_policy"`
 	Last20BestFixed     float64 `json:"last20_best_fixed"`
 	Last20BestPerFamily float64 `json:"last20_best_per_family"`
+}
+
+// residualPools holds, per family and category, the log-runtime residuals of every
+// recorded task around its category's median: the family's observed variation.
+type residualPools map[string][]float64
+
+func newResidualPools(trs []*Trace) residualPools {
+	logs := map[string][]float64{}
+	for _, tr := range trs {
+		for _, t := range tr.Tasks {
+			if t.Runtime > 0 {
+				k := tr.Family + "/" + t.Category
+				logs[k] = append(logs[k], math.Log(t.Runtime))
+			}
+		}
+	}
+	out := residualPools{}
+	keys := make([]string, 0, len(logs))
+	for k := range logs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		m := median(logs[k])
+		for _, l := range logs[k] {
+			out[k] = append(out[k], l-m)
+		}
+	}
+	return out
+}
+
+// resample copies tr with every runtime multiplied by exp(r/2), r drawn from the family's
+// residuals for the task's category: a new run of the same workflow whose tasks vary as
+// the family's recorded tasks do, keeping half of each task's own signal (input size).
+func (rp residualPools) resample(tr *Trace, rng *rand.Rand, index int) *Trace {
+	cp := *tr
+	cp.Name = fmt.Sprintf("%s#%d", tr.Name, index)
+	cp.Tasks = make([]Task, len(tr.Tasks))
+	copy(cp.Tasks, tr.Tasks)
+	for i := range cp.Tasks {
+		pool := rp[tr.Family+"/"+cp.Tasks[i].Category]
+		if len(pool) == 0 || cp.Tasks[i].Runtime <= 0 {
+			continue
+		}
+		cp.Tasks[i].Runtime *= math.Exp(pool[rng.IntN(len(pool))] / 2)
+		cp.Tasks[i].Spec.ReplaySeconds = cp.Tasks[i].Runtime
+	}
+	return &cp
+}
+
+// learningCurve runs the LinUCB policy over opts.LearningWorkflows workflows drawn (seeded)
+// from all traces with resampled runtimes, the model learning online from each. Every
+// action is also executed on every workflow (same latency draws) to find the best fixed
+// action in hindsight, overall and per family, and so the regret.
+func learningCurve(opts Options, mk planMaker) (*LearningCurve, error) {
+	all := append(append([]*Trace(nil), opts.History...), opts.Traces...)
+	rng := rand.New(rand.NewPCG(opts.Seed, 0x1ea4))
+	pools := newResidualPools(all)
+	h := newHistory()
+	ag := newAgent()
+	n := opts.LearningWorkflows
+	lc := &LearningCurve{Workflows: n}
+	for _, a := range ag.actions {
+		lc.Actions = append(lc.Actions, a.Name)
+	}
+	objs := make([][]float64, n)
+	chosen := make([]int, n)
+	fams := make([]string, n)
+	for k := range n {
+		tr := pools.resample(all[rng.IntN(len(all))], rng, k)
+		dec, err := ag.decide(h.model, tr)
+		if err != nil {
+			return nil, err
+		}
+		seed := opts.Seed*7_919 + uint64(k)
+		costLB := costLowerBound(tr, opts.Catalog)
+		objs[k] = make([]float64, len(ag.actions))
+		execs := make([]*execution, len(ag.actions))
+		errs := make([]error, len(ag.actions))
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
+		for ai, a := range ag.actions {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				execs[ai], errs[ai] = executePlanned(tr, mk, dec.durations(a), a, opts, seed)
+			}()
+		}
+		wg.Wait()
+		for ai, ex := range execs {
+			if errs[ai] != nil {
+				return nil, fmt.Errorf("workflow %d (%s), action %s: %w", k, tr.Name, ag.actions[ai].Name, errs[ai])
+			}
+			ex.makespanLB = makespanLowerBound(tr, opts.Catalog, ex.hotAtStart)
+			objs[k][ai] = objective(ex.makespan, ex.cost, ex.makespanLB, costLB)
+		}
+		ex := execs[dec.action]
+		ag.pol.Update(dec.x, dec.action, reward(ex.makespan, ex.cost, ex.makespanLB, costLB))
+		h.observe(tr, trueRuntimes(tr))
+		chosen[k], fams[k] = dec.action, tr.Family
+		lc.Points = append(lc.Points, LearningPoint{
+			Index: k, Trace: tr.Name, Family: tr.Family, Action: ag.actions[dec.action].Name,
+			Reason: dec.reason, Objective: objs[k][dec.action],
+		})
+	}
+	best := bestAction(objs, func(int) bool { return true })
+	lc.BestFixedAction = ag.actions[best].Name
+	famBest := map[string]int{}
+	for _, f := range fams {
+		if _, ok := famBest[f]; !ok {
+			famBest[f] = bestAction(objs, func(k int) bool { return fams[k] == f })
+		}
+	}
+	cum := 0.0
+	var l20p, l20b, l20f []float64
+	for k := range lc.Points {
+		pt := &lc.Points[k]
+		pt.BestFixed = objs[k][best]
+		pt.BestForFamily = objs[k][famBest[fams[k]]]
+		cum += pt.Objective - pt.BestFixed
+		pt.CumulativeRegret = cum
+		if k >= n-20 {
+			l20p = append(l20p, pt.Objective)
+			l20b = append(l20b, pt.BestFixed)
+			l20f = append(l20f, pt.BestForFamily)
+		}
+	}
+	lc.Last20Policy, lc.Last20BestFixed, lc.Last20BestPerFamily = mean(l20p), mean(l20b), mean(l20f)
+	return lc, nil
+}
+
+// bestAction is the action with the least total objective over the workflows in.
+func bestAction(objs [][]float64, in func(int) bool) int {
+	best, bestSum := 0, math.Inf(1)
+	for a := range objs[0] {
+		sum := 0.0
+		for k := range objs {
+			if in(k) {
+				sum += objs[k][a]
+			}
+		}
+		if sum < bestSum {
+			best, bestSum = a, sum
+		}
+	}
+	return best
 }

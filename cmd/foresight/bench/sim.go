@@ -204,13 +204,13 @@ func (s *sim) wake(t float64) {
 	}
 }
 
-// policy decides, at each instant something happened, what to request, place and release.
-type policy interface {
+// controller decides, at each instant something happened, what to request, place and release.
+type controller interface {
 	step(s *sim) error
 }
 
 // run executes the workflow to completion under p.
-func (s *sim) run(p policy) error {
+func (s *sim) run(p controller) error {
 	if err := p.step(s); err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/foresight-run/foresight/pkg/events"
+	"github.com/foresight-run/foresight/services/graphbuilder/dag"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -27,6 +29,8 @@ type Task struct {
 	Runtime  float64
 	Parents  []int
 	Children []int
+	// Spec is the task as the graph builder parsed it.
+	Spec events.Task
 }
 
 // Trace is one recorded workflow execution.
@@ -37,6 +41,8 @@ type Trace struct {
 	Tasks  []Task
 	// Order is a topological order of Tasks.
 	Order []int
+
+	graph *dag.Graph
 }
 
 // LoadDir reads every WfFormat file (*.json) under dir and its subfolders, sorted by
@@ -91,18 +97,14 @@ func looksLikeWfFormat(data []byte) bool {
 	return json.Unmarshal(data, &probe) == nil && len(probe.Workflow) > 0
 }
 
-// ParseTrace parses one WfFormat instance. name is used for the report and, when the
-// document does not say otherwise, to derive the family (the file name up to its first
-// '-', as WfCommons names instances "<family>-<site>-<size>-<n>.json").
+// ParseTrace parses one WfFormat instance (1.4 or 1.5). name is the trace's name in the
+// report; its file name gives the family when it follows the WfInstances convention.
 func ParseTrace(name string, data []byte) (*Trace, error) {
-	wf, err := parseWorkflow(data)
+	wf, err := parseWorkflow(name, data)
 	if err != nil {
 		return nil, err
 	}
 	family := wf.Family
-	if family == "" || family == "workflow-test" {
-		family = familyFromName(name)
-	}
 	tr := &Trace{Name: name, Family: family}
 	index := make(map[string]int, len(wf.Tasks))
 	for i, t := range wf.Tasks {
@@ -120,7 +122,7 @@ func ParseTrace(name string, data []byte) (*Trace, error) {
 		}
 		tr.Tasks[i] = Task{
 			ID: t.ID, Category: t.Category, CPU: cpu, Memory: max(t.MemoryBytes, 0),
-			InputBytes: t.InputBytes, Runtime: rt,
+			InputBytes: t.InputBytes, Runtime: rt, Spec: t,
 		}
 	}
 	for i, t := range wf.Tasks {
@@ -134,7 +136,7 @@ func ParseTrace(name string, data []byte) (*Trace, error) {
 		}
 	}
 	for i := range tr.Tasks {
-		tr.Tasks[i].Signature = signature(family, &tr.Tasks[i])
+		tr.Tasks[i].Signature = signature(family, wf.Tasks[i])
 	}
 	order, err := topoOrder(tr.Tasks)
 	if err != nil {
@@ -142,14 +144,6 @@ func ParseTrace(name string, data []byte) (*Trace, error) {
 	}
 	tr.Order = order
 	return tr, nil
-}
-
-func familyFromName(name string) string {
-	base := strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
-	if i := strings.IndexByte(base, '-'); i > 0 {
-		return base[:i]
-	}
-	return base
 }
 
 // ErrCycle is returned for a trace whose dependencies are not a DAG.
