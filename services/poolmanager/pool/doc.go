@@ -21,16 +21,17 @@
 // the cold lead time, as EC2 Auto Scaling warm pools pre-initialise stopped instances for
 // the burst a launch would be too slow for.
 //
-// Scale-in (ScaleIn) is the multi-state ski-rental problem: paying rent (keeping a VM hot, or
-// its volume stored while warm) against buying (paying the billed boot time of getting it
-// back). With a predicted gap until the next need it takes the offline optimum — the cheapest
-// state for that gap among those that can be back in time (the lower envelope of Irani,
-// Shukla & Gupta, "Online strategies for dynamic power management in systems with multiple
-// power-saving states", ACM TECS 2003). Without a prediction it falls back to the classic
-// break-even rule — stay in a state until its rent equals the cost of leaving it — which is
-// 2-competitive (Karlin, Manasse, Rudolph & Sleator, "Competitive snoopy caching",
-// Algorithmica 1988); Purohit, Svitkina & Kumar ("Improving online algorithms via ML
-// predictions", NeurIPS 2018) study the same rule fed by predictions.
+// Scale-in (ScaleIn) is the multi-state ski-rental problem: paying rent (keeping a VM hot,
+// or its volume stored while warm) against buying (a fresh start's minimum charge, and the
+// latency of getting the VM back). With a predicted gap until the next need it takes the
+// offline optimum — the cheapest state for that gap among those that can be running again
+// in time (the lower envelope of Irani, Shukla & Gupta, "Online strategies for dynamic
+// power management in systems with multiple power-saving states", ACM TECS 2003). Without a
+// prediction it falls back to the classic break-even rule — stay in a state until its rent
+// equals the cost of leaving it — which is 2-competitive (Karlin, Manasse, Rudolph & Sleator,
+// "Competitive snoopy caching", Algorithmica 1988); Purohit, Svitkina & Kumar ("Improving
+// online algorithms via ML predictions", NeurIPS 2018) study the same rule fed by
+// predictions.
 //
 // Fallback (Fallback) picks the cheapest option by cost plus λ × extra delay among the tiers
 // and types whose circuit breakers are closed, the way a Kubernetes scheduler filters then

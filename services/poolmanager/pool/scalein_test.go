@@ -31,23 +31,25 @@ func TestScaleIn(t *testing.T) {
 	}{
 		{"needed before a warm start could return", running, 10, ActionKeepHot, 0.01},
 		{"needed just before the warm lead", running, 49, ActionKeepHot, 0.049},
-		// hot 0.06 vs warm 0.00001×10 + 0.001×50 = 0.0501; cold cannot be back by 60 s.
-		{"gap just past the warm lead", running, 60, ActionStop, 0.0501},
-		// hot 0.1, warm 0.0505, cold 0.1.
-		{"gap at the cold lead", running, 100, ActionStop, 0.0505},
-		// warm 0.00001×5950 + 0.05 = 0.1095 > cold 0.1.
-		{"long gap: relaunch beats storage", running, 6000, ActionTerminate, 0.1},
+		// hot 0.06 vs warm 0.00001×60 + 0.001×60 = 0.0606: a restart's minimum is dearer.
+		{"gap within one minimum bill", running, 60, ActionKeepHot, 0.06},
+		// hot 0.061 vs warm 0.06061; a launch cannot be back by 61 s.
+		{"gap past the minimum, shorter than a launch", running, 61, ActionStop, 0.06061},
+		{"gap just short of the cold lead", running, 99, ActionStop, 0.06099},
+		// cold 0.06 < warm 0.061.
+		{"gap at the cold lead: relaunch ahead", running, 100, ActionTerminate, 0.06},
+		{"long gap", running, 6000, ActionTerminate, 0.06},
 		{"no need forecast", running, math.Inf(1), ActionTerminate, 0},
-		// 50 s of the minimum are prepaid: hot costs 0.005.
-		{"prepaid minimum keeps it hot", IdleVM{SinceStartSeconds: 10}, 55, ActionKeepHot, 0.005},
-		{"stopped, needed very soon: start now", stopped, 30, ActionKeepWarm, math.NaN()},
-		{"stopped, moderate gap", stopped, 1000, ActionKeepWarm, 0.0595},
-		{"stopped, long gap", stopped, 6000, ActionTerminate, 0.1},
+		// 50 s of the minimum are prepaid: hot costs 0.05 < 0.06.
+		{"prepaid minimum keeps it hot", IdleVM{SinceStartSeconds: 10}, 100, ActionKeepHot, 0.05},
+		{"stopped, needed very soon: start now", stopped, 30, ActionKeepWarm, 0.06},
+		{"stopped, gap shorter than a launch", stopped, 80, ActionKeepWarm, 0.0608},
+		{"stopped, long gap", stopped, 1000, ActionTerminate, 0.06},
 		{"stopped, no need", stopped, math.Inf(1), ActionTerminate, 0},
-		// Break-even without a forecast: hot for 0.05/0.00099 ≈ 50.5 s, warm for 5000 s.
+		// Break-even without a forecast: hot for 0.06/0.00099 ≈ 60.6 s, warm for 5000 s.
 		{"no forecast, briefly idle", IdleVM{SinceStartSeconds: 600, IdleSeconds: 10}, math.NaN(), ActionKeepHot, math.NaN()},
-		{"no forecast, idle past break-even", IdleVM{SinceStartSeconds: 600, IdleSeconds: 51}, math.NaN(), ActionStop, math.NaN()},
-		{"no forecast, prepaid extends break-even", IdleVM{SinceStartSeconds: 20, IdleSeconds: 51}, -1, ActionKeepHot, math.NaN()},
+		{"no forecast, idle past break-even", IdleVM{SinceStartSeconds: 600, IdleSeconds: 61}, math.NaN(), ActionStop, math.NaN()},
+		{"no forecast, prepaid extends break-even", IdleVM{SinceStartSeconds: 20, IdleSeconds: 61}, -1, ActionKeepHot, math.NaN()},
 		{"no forecast, stopped a while", IdleVM{Stopped: true, IdleSeconds: 4999}, math.NaN(), ActionKeepWarm, math.NaN()},
 		{"no forecast, stopped long", IdleVM{Stopped: true, IdleSeconds: 5001}, math.NaN(), ActionTerminate, math.NaN()},
 	}

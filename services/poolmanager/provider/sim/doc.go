@@ -6,9 +6,12 @@
 //     (catalog.Latency.Sample). A VM's ReadyAt lies in the future of the injected clock and
 //     Describe reports it pending until the clock passes it, in virtual and in real time
 //     alike; the simulator never sleeps.
-//   - Billing is EC2's: per second while running (from the launch or start request, since
-//     boot time is billed), with a 60 s minimum (catalog.MinimumBillSeconds) charged on every
-//     start, and the type's warm standby cost (root volume storage) per second while stopped.
+//   - Billing is EC2's: per second while running, with a 60 s minimum
+//     (catalog.MinimumBillSeconds) charged on every start, and the type's warm standby cost
+//     (root volume storage) per second while stopped. A run is billed from ReadyAt, as the
+//     planner's cost model and the benchmark simulator do; Options.BillBoot bills from the
+//     request instead (EC2's truth lies between: it bills from the running state, before
+//     the agent is up).
 //   - Quotas count VMs that are pending or running, as EC2's On-Demand vCPU limits do;
 //     stopped standbys do not count until they are started again.
 //   - A launch ledger keyed by the idempotency key returns the first VM for every retry, as

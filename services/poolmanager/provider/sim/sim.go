@@ -58,6 +58,11 @@ type Options struct {
 	Seed uint64
 	// Faults to inject.
 	Faults Faults
+	// BillBoot bills each run from the launch or start request instead of from ReadyAt.
+	// EC2 bills from the running state, which an instance reaches before our agent is ready,
+	// so the truth lies between the two; the default (false) bills from ReadyAt, as the
+	// planner's cost model and the benchmark simulator do.
+	BillBoot bool
 	// Ledger holds the simulated cloud's state. Pass the ledger of a previous Sim to model a
 	// restart of the caller against the same cloud; nil starts an empty cloud.
 	Ledger *Ledger
@@ -65,10 +70,11 @@ type Options struct {
 
 // Sim is a simulated cloud. Safe for concurrent use.
 type Sim struct {
-	cat    catalog.Catalog
-	clk    clock.Clock
-	seed   uint64
-	ledger *Ledger
+	cat      catalog.Catalog
+	clk      clock.Clock
+	seed     uint64
+	billBoot bool
+	ledger   *Ledger
 
 	mu     sync.Mutex // guards rng and faults
 	rng    *rand.Rand
@@ -93,12 +99,13 @@ func New(opts Options) (*Sim, error) {
 		l = NewLedger()
 	}
 	return &Sim{
-		cat:    opts.Catalog,
-		clk:    opts.Clock,
-		seed:   opts.Seed,
-		ledger: l,
-		rng:    rand.New(rand.NewPCG(opts.Seed, 0x5eed_f00d)),
-		faults: opts.Faults,
+		cat:      opts.Catalog,
+		clk:      opts.Clock,
+		seed:     opts.Seed,
+		billBoot: opts.BillBoot,
+		ledger:   l,
+		rng:      rand.New(rand.NewPCG(opts.Seed, 0x5eed_f00d)),
+		faults:   opts.Faults,
 	}, nil
 }
 
@@ -259,7 +266,7 @@ func (s *Sim) Launch(ctx context.Context, spec provider.Spec) (provider.VM, erro
 		state:      provider.StatePending,
 		launchedAt: now,
 	}
-	v.begin(now, s.latency(spec.Key, 0, it.Cold))
+	v.begin(now, s.latency(spec.Key, 0, it.Cold), s.billBoot)
 	l.vms[v.id] = v
 	l.byKey[spec.Key] = v.id
 	l.order = append(l.order, v.id)
@@ -311,7 +318,7 @@ func (s *Sim) Start(ctx context.Context, id string) (provider.VM, error) {
 	}
 	v.closeWarm(now)
 	v.state = provider.StatePending
-	v.begin(now, s.latency(v.spec.Key, v.starts, v.it.Warm))
+	v.begin(now, s.latency(v.spec.Key, v.starts, v.it.Warm), s.billBoot)
 	vm := v.view()
 	l.mu.Unlock()
 
@@ -405,7 +412,8 @@ type Usage struct {
 	State        provider.State
 	// Starts counts launches plus starts from stopped; each carried a minimum charge.
 	Starts int
-	// RunSeconds is the time spent pending or running; BilledRunSeconds adds the minimums.
+	// RunSeconds is the billed-for time spent running (and booting, with BillBoot);
+	// BilledRunSeconds adds the minimums.
 	RunSeconds       float64
 	BilledRunSeconds float64
 	// WarmSeconds is the time spent stopped.
@@ -446,8 +454,7 @@ func (s *Sim) Usages() []Usage {
 }
 
 // Bill returns the total billed so far in USD: compute with per-start minimums, plus warm
-// standby storage. A running VM is billed as if stopped now, so the value never
-// undercounts what the cloud will charge.
+// standby storage. A running VM is billed as if stopped now, its minimum included.
 func (s *Sim) Bill() float64 {
 	total := 0.0
 	for _, u := range s.Usages() {
@@ -538,18 +545,22 @@ type vmRecord struct {
 	readyAt    time.Time
 
 	starts        int
-	runStart      time.Time // start of the open run segment (pending or running)
+	runStart      time.Time // when billing of the open run segment starts
 	stoppedAt     time.Time // start of the open warm segment
 	runSeconds    float64   // closed run segments
 	billedSeconds float64   // closed run segments with their minimums
 	warmSeconds   float64   // closed warm segments
 }
 
-// begin opens a run segment now that ends pending after lat.
-func (v *vmRecord) begin(now time.Time, lat time.Duration) {
+// begin opens a run segment now that ends pending after lat, billed from now if billBoot,
+// else from when it is ready.
+func (v *vmRecord) begin(now time.Time, lat time.Duration, billBoot bool) {
 	v.starts++
-	v.runStart = now
 	v.readyAt = now.Add(lat)
+	v.runStart = v.readyAt
+	if billBoot {
+		v.runStart = now
+	}
 }
 
 // advance moves a pending VM to running once the clock has passed its ReadyAt.
@@ -559,10 +570,19 @@ func (v *vmRecord) advance(now time.Time) {
 	}
 }
 
+// closeRun ends the open run segment now. A run stopped before billing began (a VM stopped
+// or terminated while still booting, billed from ReadyAt) never ran and costs nothing.
 func (v *vmRecord) closeRun(now time.Time, minBill float64) {
-	d := now.Sub(v.runStart).Seconds()
-	v.runSeconds += d
-	v.billedSeconds += math.Max(d, minBill)
+	v.runSeconds += math.Max(0, now.Sub(v.runStart).Seconds())
+	v.billedSeconds += billed(now, v.runStart, minBill)
+}
+
+// billed is what a run billed from start and ending at now is charged.
+func billed(now, start time.Time, minBill float64) float64 {
+	if now.Before(start) {
+		return 0
+	}
+	return math.Max(now.Sub(start).Seconds(), minBill)
 }
 
 func (v *vmRecord) closeWarm(now time.Time) {
@@ -576,9 +596,8 @@ func (v *vmRecord) usage(now time.Time, minBill float64) Usage {
 	}
 	switch v.state {
 	case provider.StatePending, provider.StateRunning:
-		d := now.Sub(v.runStart).Seconds()
-		u.RunSeconds += d
-		u.BilledRunSeconds += math.Max(d, minBill)
+		u.RunSeconds += math.Max(0, now.Sub(v.runStart).Seconds())
+		u.BilledRunSeconds += billed(now, v.runStart, minBill)
 	case provider.StateStopped:
 		u.WarmSeconds += now.Sub(v.stoppedAt).Seconds()
 	}

@@ -212,48 +212,81 @@ func TestConcurrentSameKeyOneVM(t *testing.T) {
 
 func TestBillingMinimumsAndWarmStorage(t *testing.T) {
 	t.Parallel()
+	tests := []struct {
+		name     string
+		billBoot bool
+	}{
+		{"billed from ready", false},
+		{"billed from request", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, func(o *sim.Options) { o.BillBoot = tt.billBoot })
+			it, _ := b.cat.Type("m7i.xlarge")
+			vm, err := b.sim.Launch(b.ctx, provider.Spec{Key: "bill", InstanceType: it.Name})
+			require.NoError(t, err)
+			boot := vm.ReadyAt.Sub(vm.LaunchedAt)
+			if tt.billBoot {
+				require.InDelta(t, 60*it.PricePerSecond, b.sim.Bill(), 1e-12, "the minimum is owed at once")
+			} else {
+				require.Zero(t, b.sim.Bill(), "nothing is owed while booting")
+			}
+
+			// Run 10 s past ready, stop: still one minimum.
+			b.clk.Set(vm.ReadyAt.Add(10 * time.Second))
+			_, err = b.sim.Stop(b.ctx, vm.ID)
+			require.NoError(t, err)
+			u, err := b.sim.Usage(vm.ID)
+			require.NoError(t, err)
+			require.Equal(t, 1, u.Starts)
+			run := 10.0
+			if tt.billBoot {
+				run += boot.Seconds()
+			}
+			require.InDelta(t, run, u.RunSeconds, 1e-6)
+			require.InDelta(t, max(run, 60), u.BilledRunSeconds, 1e-6)
+
+			// Stopped for an hour: storage only.
+			b.clk.Advance(time.Hour)
+			u, _ = b.sim.Usage(vm.ID)
+			require.InDelta(t, 3600, u.WarmSeconds, 1e-9)
+			require.InDelta(t, 3600*it.WarmCostPerSecond, u.WarmCost, 1e-12)
+			require.InDelta(t, max(run, 60)*it.PricePerSecond, u.ComputeCost, 1e-12)
+
+			// Start again and run 100 s past ready: a second start, per second past the minimum.
+			started, err := b.sim.Start(b.ctx, vm.ID)
+			require.NoError(t, err)
+			reboot := started.ReadyAt.Sub(b.clk.Now())
+			b.clk.Set(started.ReadyAt.Add(100 * time.Second))
+			require.NoError(t, b.sim.Terminate(b.ctx, vm.ID))
+			u, _ = b.sim.Usage(vm.ID)
+			require.Equal(t, 2, u.Starts)
+			second := 100.0
+			if tt.billBoot {
+				second += reboot.Seconds()
+			}
+			want := (max(run, 60)+second)*it.PricePerSecond + 3600*it.WarmCostPerSecond
+			require.InDelta(t, want, u.Total(), 1e-9)
+			require.InDelta(t, want, b.sim.Bill(), 1e-9)
+			// Agrees with the catalog's billing rule.
+			require.InDelta(t, b.cat.BilledCost(it, run)+b.cat.BilledCost(it, second), u.ComputeCost, 1e-9)
+
+			// Terminated: the bill stops growing.
+			b.clk.Advance(time.Hour)
+			require.InDelta(t, want, b.sim.Bill(), 1e-9)
+		})
+	}
+}
+
+func TestStoppedWhileBootingIsNotBilledFromReady(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
-	it, _ := b.cat.Type("m7i.xlarge")
-	vm, err := b.sim.Launch(b.ctx, provider.Spec{Key: "bill", InstanceType: it.Name})
+	vm, err := b.sim.Launch(b.ctx, provider.Spec{Key: "early", InstanceType: "c7i.large"})
 	require.NoError(t, err)
-
-	// Immediately: the 60 s minimum is already owed.
-	require.InDelta(t, 60*it.PricePerSecond, b.sim.Bill(), 1e-12)
-
-	// Run 10 s, stop: still the minimum.
-	b.clk.Advance(10 * time.Second)
-	_, err = b.sim.Stop(b.ctx, vm.ID)
-	require.NoError(t, err)
-	u, err := b.sim.Usage(vm.ID)
-	require.NoError(t, err)
-	require.Equal(t, 1, u.Starts)
-	require.InDelta(t, 10, u.RunSeconds, 1e-9)
-	require.InDelta(t, 60, u.BilledRunSeconds, 1e-9)
-
-	// Stopped for an hour: storage only.
-	b.clk.Advance(time.Hour)
-	u, _ = b.sim.Usage(vm.ID)
-	require.InDelta(t, 3600, u.WarmSeconds, 1e-9)
-	require.InDelta(t, 3600*it.WarmCostPerSecond, u.WarmCost, 1e-12)
-	require.InDelta(t, 60*it.PricePerSecond, u.ComputeCost, 1e-12)
-
-	// Start again and run 100 s: a second start, billed per second past the minimum.
-	_, err = b.sim.Start(b.ctx, vm.ID)
-	require.NoError(t, err)
-	b.clk.Advance(100 * time.Second)
+	b.clk.Advance(time.Second)
 	require.NoError(t, b.sim.Terminate(b.ctx, vm.ID))
-	u, _ = b.sim.Usage(vm.ID)
-	require.Equal(t, 2, u.Starts)
-	require.InDelta(t, 160, u.BilledRunSeconds, 1e-9)
-	want := 160*it.PricePerSecond + 3600*it.WarmCostPerSecond
-	require.InDelta(t, want, u.Total(), 1e-12)
-	require.InDelta(t, want, b.sim.Bill(), 1e-12)
-	// Agrees with the catalog's billing rule.
-	require.InDelta(t, b.cat.BilledCost(it, 10)+b.cat.BilledCost(it, 100), u.ComputeCost, 1e-12)
-
-	// Terminated: the bill stops growing.
-	b.clk.Advance(time.Hour)
-	require.InDelta(t, want, b.sim.Bill(), 1e-12)
+	require.Zero(t, b.sim.Bill(), "it never reached running")
 }
 
 func TestQuotas(t *testing.T) {
