@@ -107,12 +107,13 @@ func (f Features) Vector() []float64 {
 type Config struct {
 	// Alpha scales the confidence width: larger explores more.
 	Alpha float64 `json:"alpha"`
-	// Ridge is the prior precision λ of each action's regression.
+	// Ridge is the prior precision λ of the reward regression.
 	Ridge float64 `json:"ridge"`
 	// MinPulls is the number of rewards seen before the policy leaves the safe default.
 	MinPulls int `json:"min_pulls"`
-	// MaxExploreRegret caps how much estimated mean reward an exploratory choice may give
-	// up against the greedy one.
+	// MaxExploreRegret is the estimated reward per workflow, on average, that exploration
+	// may give up against the greedy choice: each workflow adds it to a budget (capped at
+	// ten workflows' worth) and an exploratory choice spends its estimated shortfall.
 	MaxExploreRegret float64 `json:"max_explore_regret"`
 }
 
@@ -121,21 +122,25 @@ func DefaultConfig() Config {
 	return Config{Alpha: 0.5, Ridge: 1, MinPulls: 5, MaxExploreRegret: 0.1}
 }
 
-// arm is one action's ridge regression.
-type arm struct {
-	A     *mat.Dense // λI + Σ x xᵀ
-	Ainv  *mat.Dense
-	B     []float64 // Σ r x
-	Pulls int
-}
-
-// LinUCB is the disjoint LinUCB policy. It is not safe for concurrent use.
+// LinUCB is a LinUCB policy whose reward model is shared across actions. It is not safe
+// for concurrent use.
 type LinUCB struct {
 	actions []Action
 	dim     int
 	cfg     Config
-	arms    []*arm
+	// psi holds each action's feature vector: one-hot slots for each distinct value of
+	// each knob, so that a reward seen for "plan at P75" informs every action with that
+	// quantile.
+	psi [][]float64
+	// A = λI + Σ zzᵀ, Ainv its inverse, B = Σ r z, over joint features z = x ⊗ psi(a).
+	A, Ainv *mat.Dense
+	B       []float64
+	pulls   []int
 	total   int
+	// budget is the estimated reward exploration may still give up (see Config).
+	budget float64
+	// theta caches A⁻¹B between updates.
+	theta *mat.VecDense
 }
 
 // New returns a policy over actions for contexts of length dim. actions[0] is the safe
@@ -144,22 +149,66 @@ func New(actions []Action, dim int, cfg Config) *LinUCB {
 	if cfg.Ridge <= 0 {
 		cfg.Ridge = 1
 	}
-	p := &LinUCB{actions: append([]Action(nil), actions...), dim: dim, cfg: cfg}
-	p.arms = make([]*arm, len(actions))
-	for i := range p.arms {
-		p.arms[i] = newArm(dim, cfg.Ridge)
+	p := &LinUCB{actions: append([]Action(nil), actions...), dim: max(dim, 1), cfg: cfg}
+	p.init()
+	d := p.jointDim()
+	p.A, p.Ainv = mat.NewDense(d, d, nil), mat.NewDense(d, d, nil)
+	for i := range d {
+		p.A.Set(i, i, cfg.Ridge)
+		p.Ainv.Set(i, i, 1/cfg.Ridge)
 	}
+	p.B = make([]float64, d)
+	p.pulls = make([]int, len(actions))
 	return p
 }
 
-func newArm(dim int, ridge float64) *arm {
-	a := mat.NewDense(dim, dim, nil)
-	ai := mat.NewDense(dim, dim, nil)
-	for i := range dim {
-		a.Set(i, i, ridge)
-		ai.Set(i, i, 1/ridge)
+// init derives the action features from the action set.
+func (p *LinUCB) init() {
+	knobs := []func(Action) float64{
+		func(a Action) float64 { return a.RuntimeQuantile },
+		func(a Action) float64 { return a.WarmAheadSeconds },
+		func(a Action) float64 { return a.MemoryHeadroom },
 	}
-	return &arm{A: a, Ainv: ai, B: make([]float64, dim)}
+	type slot struct {
+		knob int
+		v    float64
+	}
+	index := map[slot]int{}
+	for _, a := range p.actions {
+		for k, f := range knobs {
+			if _, ok := index[slot{k, f(a)}]; !ok {
+				index[slot{k, f(a)}] = len(index)
+			}
+		}
+	}
+	p.psi = make([][]float64, len(p.actions))
+	for i, a := range p.actions {
+		v := make([]float64, len(index))
+		for k, f := range knobs {
+			v[index[slot{k, f(a)}]] = 1
+		}
+		p.psi[i] = v
+	}
+}
+
+func (p *LinUCB) jointDim() int {
+	if len(p.psi) == 0 {
+		return p.dim
+	}
+	return p.dim * len(p.psi[0])
+}
+
+// joint returns z = x ⊗ psi(a).
+func (p *LinUCB) joint(x []float64, idx int) *mat.VecDense {
+	xs := p.fit(x)
+	ps := p.psi[idx]
+	z := make([]float64, 0, len(xs)*len(ps))
+	for _, xv := range xs {
+		for _, pv := range ps {
+			z = append(z, xv*pv)
+		}
+	}
+	return mat.NewVecDense(len(z), z)
 }
 
 // Actions returns the policy's actions.
@@ -170,16 +219,29 @@ func (p *LinUCB) Pulls() int { return p.total }
 
 // Score returns action idx's estimated mean reward and confidence width for context x.
 func (p *LinUCB) Score(x []float64, idx int) (mean, width float64) {
-	a := p.arms[idx]
-	xv := mat.NewVecDense(p.dim, p.fit(x))
-	var theta, ax mat.VecDense
-	theta.MulVec(a.Ainv, mat.NewVecDense(p.dim, a.B))
-	ax.MulVec(a.Ainv, xv)
-	return mat.Dot(&theta, xv), math.Sqrt(max(mat.Dot(xv, &ax), 0))
+	z := p.joint(x, idx)
+	if p.theta == nil {
+		p.theta = mat.NewVecDense(len(p.B), nil)
+		p.theta.MulVec(p.Ainv, mat.NewVecDense(len(p.B), p.B))
+	}
+	var az mat.VecDense
+	az.MulVec(p.Ainv, z)
+	return mat.Dot(p.theta, z), math.Sqrt(max(mat.Dot(z, &az), 0))
 }
 
-// fit pads or truncates x to the policy's dimension, so a caller with a different
-// feature version degrades instead of panicking.
+// greedy returns the action with the highest estimated mean for x and that mean.
+func (p *LinUCB) greedy(x []float64) (int, float64) {
+	best, bm := 0, math.Inf(-1)
+	for i := range p.actions {
+		if m, _ := p.Score(x, i); m > bm {
+			best, bm = i, m
+		}
+	}
+	return best, bm
+}
+
+// fit pads or truncates x to the policy's dimension and zeroes non-finite values, so a
+// caller with a different feature version degrades instead of panicking.
 func (p *LinUCB) fit(x []float64) []float64 {
 	out := make([]float64, p.dim)
 	copy(out, x)
@@ -193,8 +255,8 @@ func (p *LinUCB) fit(x []float64) []float64 {
 
 // Choose returns the action to play for context x and why: "safe-default" while fewer
 // than MinPulls rewards were seen, "exploit" when the greedy and optimistic choices
-// agree, "explore" when the optimistic choice is within MaxExploreRegret of the greedy
-// one, and "exploit (exploration capped)" otherwise.
+// agree, "explore" when the optimistic choice's estimated shortfall against the greedy
+// one fits the exploration budget, and "exploit (exploration capped)" otherwise.
 func (p *LinUCB) Choose(x []float64) (idx int, reason string) {
 	if len(p.actions) == 0 {
 		return 0, "safe-default: no actions"
@@ -218,7 +280,7 @@ func (p *LinUCB) Choose(x []float64) (idx int, reason string) {
 	switch {
 	case ucb == greedy:
 		return greedy, fmt.Sprintf("exploit: %s mean %.3f", p.actions[greedy].Name, gMean)
-	case gMean-means[ucb] <= p.cfg.MaxExploreRegret:
+	case gMean-means[ucb] <= p.budget:
 		return ucb, fmt.Sprintf("explore: %s ucb %.3f (mean %.3f vs greedy %.3f)", p.actions[ucb].Name, uScore, means[ucb], gMean)
 	}
 	return greedy, fmt.Sprintf("exploit (exploration capped): %s mean %.3f", p.actions[greedy].Name, gMean)
@@ -227,28 +289,36 @@ func (p *LinUCB) Choose(x []float64) (idx int, reason string) {
 // Update learns that playing action idx in context x earned reward. Out-of-range indexes
 // and non-finite rewards are ignored: a corrupt reward must not poison the policy.
 func (p *LinUCB) Update(x []float64, idx int, reward float64) {
-	if idx < 0 || idx >= len(p.arms) || math.IsNaN(reward) || math.IsInf(reward, 0) {
+	if idx < 0 || idx >= len(p.actions) || math.IsNaN(reward) || math.IsInf(reward, 0) {
 		return
 	}
-	a := p.arms[idx]
-	xs := p.fit(x)
-	xv := mat.NewVecDense(p.dim, xs)
-	var xx mat.Dense
-	xx.Outer(1, xv, xv)
-	a.A.Add(a.A, &xx)
+	// Exploration budget: every workflow earns MaxExploreRegret, every choice spends its
+	// estimated shortfall against the greedy choice (before this update).
+	_, gMean := p.greedy(x)
+	m, _ := p.Score(x, idx)
+	p.budget = min(p.budget+p.cfg.MaxExploreRegret-max(gMean-m, 0), budgetCap*p.cfg.MaxExploreRegret)
+	z := p.joint(x, idx)
+	var zz mat.Dense
+	zz.Outer(1, z, z)
+	p.A.Add(p.A, &zz)
 	// Sherman–Morrison keeps A⁻¹ current in O(d²) per update.
 	var u mat.VecDense
-	u.MulVec(a.Ainv, xv)
-	den := 1 + mat.Dot(xv, &u)
+	u.MulVec(p.Ainv, z)
+	den := 1 + mat.Dot(z, &u)
 	var uu mat.Dense
 	uu.Outer(1/den, &u, &u)
-	a.Ainv.Sub(a.Ainv, &uu)
-	for i, v := range xs {
-		a.B[i] += reward * v
+	p.Ainv.Sub(p.Ainv, &uu)
+	for i := range p.B {
+		p.B[i] += reward * z.AtVec(i)
 	}
-	a.Pulls++
+	p.theta = nil
+	p.pulls[idx]++
 	p.total++
 }
+
+// budgetCap bounds the saved-up exploration budget, in workflows' worth of
+// MaxExploreRegret, so a long quiet spell cannot fund a burst of bad choices.
+const budgetCap = 10
 
 // Reward scores a finished workflow; higher is better, in [-1, 1]. The shape:
 //
@@ -279,27 +349,24 @@ func Reward(costUSD, makespanS, plannedCostUSD, plannedMakespanS, lambda float64
 
 // state is the persisted form of a LinUCB; A⁻¹ is recomputed on load.
 type state struct {
-	Version int        `json:"version"`
-	Actions []Action   `json:"actions"`
-	Dim     int        `json:"dim"`
-	Config  Config     `json:"config"`
-	Total   int        `json:"total"`
-	Arms    []armState `json:"arms"`
+	Version int       `json:"version"`
+	Actions []Action  `json:"actions"`
+	Dim     int       `json:"dim"`
+	Config  Config    `json:"config"`
+	Total   int       `json:"total"`
+	Pulls   []int     `json:"pulls"`
+	Budget  float64   `json:"budget"`
+	A       []float64 `json:"a"`
+	B       []float64 `json:"b"`
 }
 
-type armState struct {
-	A     []float64 `json:"a"`
-	B     []float64 `json:"b"`
-	Pulls int       `json:"pulls"`
-}
-
-const stateVersion = 1
+const stateVersion = 2
 
 // MarshalJSON persists the policy.
 func (p *LinUCB) MarshalJSON() ([]byte, error) {
-	st := state{Version: stateVersion, Actions: p.actions, Dim: p.dim, Config: p.cfg, Total: p.total}
-	for _, a := range p.arms {
-		st.Arms = append(st.Arms, armState{A: append([]float64(nil), a.A.RawMatrix().Data...), B: a.B, Pulls: a.Pulls})
+	st := state{
+		Version: stateVersion, Actions: p.actions, Dim: p.dim, Config: p.cfg, Total: p.total,
+		Pulls: p.pulls, Budget: p.budget, A: append([]float64(nil), p.A.RawMatrix().Data...), B: p.B,
 	}
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -314,21 +381,21 @@ func (p *LinUCB) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return fmt.Errorf("unmarshal policy: %w: %w", ErrBadState, err)
 	}
-	if st.Version != stateVersion || st.Dim <= 0 || len(st.Arms) != len(st.Actions) {
-		return fmt.Errorf("unmarshal policy: version %d, dim %d, %d arms for %d actions: %w", st.Version, st.Dim, len(st.Arms), len(st.Actions), ErrBadState)
+	if st.Version != stateVersion || st.Dim <= 0 || len(st.Actions) == 0 || len(st.Pulls) != len(st.Actions) {
+		return fmt.Errorf("unmarshal policy: version %d, dim %d, %d actions: %w", st.Version, st.Dim, len(st.Actions), ErrBadState)
 	}
-	arms := make([]*arm, len(st.Arms))
-	for i, as := range st.Arms {
-		if len(as.A) != st.Dim*st.Dim || len(as.B) != st.Dim {
-			return fmt.Errorf("unmarshal policy: arm %d has wrong size: %w", i, ErrBadState)
-		}
-		a := mat.NewDense(st.Dim, st.Dim, append([]float64(nil), as.A...))
-		var inv mat.Dense
-		if err := inv.Inverse(a); err != nil {
-			return fmt.Errorf("unmarshal policy: arm %d: %w: %w", i, ErrBadState, err)
-		}
-		arms[i] = &arm{A: a, Ainv: &inv, B: append([]float64(nil), as.B...), Pulls: as.Pulls}
+	q := &LinUCB{actions: st.Actions, dim: st.Dim, cfg: st.Config, total: st.Total, pulls: st.Pulls, budget: st.Budget}
+	q.init()
+	d := q.jointDim()
+	if len(st.A) != d*d || len(st.B) != d {
+		return fmt.Errorf("unmarshal policy: state sized for %d features, want %d: %w", len(st.B), d, ErrBadState)
 	}
-	p.actions, p.dim, p.cfg, p.total, p.arms = st.Actions, st.Dim, st.Config, st.Total, arms
+	q.A = mat.NewDense(d, d, append([]float64(nil), st.A...))
+	var inv mat.Dense
+	if err := inv.Inverse(q.A); err != nil {
+		return fmt.Errorf("unmarshal policy: %w: %w", ErrBadState, err)
+	}
+	q.Ainv, q.B = &inv, append([]float64(nil), st.B...)
+	*p = *q
 	return nil
 }
