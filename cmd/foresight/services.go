@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"runtime"
-	"syscall"
 
 	"github.com/foresight-run/foresight/pkg/pgdb"
 	"github.com/foresight-run/foresight/pkg/service"
@@ -15,8 +13,6 @@ import (
 	"github.com/foresight-run/foresight/services/graphbuilder"
 	"github.com/foresight-run/foresight/services/monitor"
 	"github.com/foresight-run/foresight/services/poolmanager"
-	"github.com/foresight-run/foresight/services/poolmanager/agent"
-	"github.com/foresight-run/foresight/services/poolmanager/provider/local"
 	"github.com/foresight-run/foresight/services/predictor"
 )
 
@@ -24,50 +20,14 @@ import (
 // its producers, so nothing waits on a missing consumer.
 var serviceNames = []string{"monitor", "poolmanager", "allocator", "predictor", "graphbuilder", "gateway"}
 
-// host describes the machine the local provider slices into VMs.
-func host(cfg service.Config) (cores float64, memory int64) {
-	cores = float64(runtime.NumCPU())
-	if cfg.LocalCores > 0 {
-		cores = cfg.LocalCores
-	}
-	var si syscall.Sysinfo_t
-	memory = 4 << 30
-	if err := syscall.Sysinfo(&si); err == nil {
-		memory = int64(si.Totalram) * int64(si.Unit)
-	}
-	return cores, memory
-}
-
-// buildService wires one service onto rt.
-func buildService(name string, rt *service.Runtime) (service.Component, error) {
-	cores, mem := host(rt.Config)
-	switch name {
-	case "gateway":
-		return gateway.New(rt), nil
-	case "graphbuilder":
-		return graphbuilder.New(rt), nil
-	case "predictor":
-		return predictor.New(rt, predictor.Options{CapacityCores: cores, CapacityMemoryBytes: mem}), nil
-	case "allocator":
-		return allocator.New(rt, allocator.HostPlanner(cores, mem)), nil
-	case "poolmanager":
-		return poolmanager.New(rt, poolmanager.Options{
-			Provider: local.New(rt.Clock, cores, mem),
-			Agent:    agent.Options{WorkDir: rt.Config.WorkDir, ReplayScale: replayScale()},
-		}), nil
-	case "monitor":
-		return monitor.New(rt), nil
-	}
-	return nil, fmt.Errorf("unknown service %q", name)
-}
-
-// replayScale reads FORESIGHT_REPLAY_SCALE (default 1): how fast replayed trace tasks run.
-func replayScale() float64 {
-	var f float64
-	if _, err := fmt.Sscan(os.Getenv("FORESIGHT_REPLAY_SCALE"), &f); err == nil && f > 0 {
-		return f
-	}
-	return 1
+// builders wires each service; the per-service binaries use the same factories.
+var builders = map[string]service.Factory{
+	"gateway":      gateway.Build,
+	"graphbuilder": graphbuilder.Build,
+	"predictor":    predictor.Build,
+	"allocator":    allocator.Build,
+	"poolmanager":  poolmanager.Build,
+	"monitor":      monitor.Build,
 }
 
 // startServices builds and starts all six services on one runtime, returning them in
@@ -76,7 +36,7 @@ func startServices(ctx context.Context, rt *service.Runtime) ([]service.Componen
 	comps := make([]service.Component, 0, len(serviceNames))
 	var api http.Handler
 	for _, name := range serviceNames {
-		c, err := buildService(name, rt)
+		c, err := builders[name](ctx, rt)
 		if err == nil {
 			err = c.Start(ctx)
 		}
@@ -95,9 +55,7 @@ func startServices(ctx context.Context, rt *service.Runtime) ([]service.Componen
 }
 
 func runService(name string) int {
-	return service.Main(name, func(ctx context.Context, rt *service.Runtime) (service.Component, error) {
-		return buildService(name, rt)
-	})
+	return service.Main(name, builders[name])
 }
 
 func runMigrate(stderr interface{ Write([]byte) (int, error) }) int {

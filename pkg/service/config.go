@@ -37,6 +37,9 @@ type Config struct {
 	LocalCores float64
 	// WorkDir (FORESIGHT_WORK_DIR, default .foresight/work) is where local tasks run.
 	WorkDir string
+	// ReplayScale (FORESIGHT_REPLAY_SCALE, default 1) multiplies the runtime of replayed
+	// trace tasks (0.01 replays a 100 s task in 1 s).
+	ReplayScale float64
 }
 
 // LoadConfig reads the configuration through getenv (os.Getenv in production) and validates
@@ -86,6 +89,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Sprintf("FORESIGHT_LOCAL_CORES %q: want a positive number", v))
 		}
 		c.LocalCores = f
+	}
+	c.ReplayScale = 1
+	if v := getenv("FORESIGHT_REPLAY_SCALE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			errs = append(errs, fmt.Sprintf("FORESIGHT_REPLAY_SCALE %q: want a positive number", v))
+		}
+		c.ReplayScale = f
 	}
 	switch c.Provider {
 	case "local", "sim":

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -272,4 +271,8 @@ func allTerminal(tasks []dispatch.Task, d dispatch.Decision) bool {
 	return true
 }
 
-var _ = time.Second
+// Build is the service's factory for service.Main and the all-in-one binary: with the
+// local provider, a workflow is planned onto a slice of this host.
+func Build(ctx context.Context, rt *service.Runtime) (service.Component, error) {
+	return New(rt, HostPlanner(service.Host(rt.Config))), nil
+}

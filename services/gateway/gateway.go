@@ -124,3 +124,6 @@ func (s *Service) project(ctx context.Context, tx pgx.Tx, env events.Envelope) e
 		env.Subject, status, makespan, completedAt)
 	return err
 }
+
+// Build is the service's factory for service.Main and the all-in-one binary.
+func Build(ctx context.Context, rt *service.Runtime) (service.Component, error) { return New(rt), nil }

@@ -174,3 +174,6 @@ func loadHistory(ctx context.Context, tx pgx.Tx, family string, sigs []string) (
 	}
 	return h, nil
 }
+
+// Build is the service's factory for service.Main and the all-in-one binary.
+func Build(ctx context.Context, rt *service.Runtime) (service.Component, error) { return New(rt), nil }

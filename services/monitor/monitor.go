@@ -130,3 +130,6 @@ func (s *Service) checkCompletion(ctx context.Context, tx pgx.Tx, workflowID str
 	// outbox's unique id.
 	return outbox.Emit(ctx, tx, events.DerivedID(workflowID, "completed"), Source, workflowID, done.CompletedAt, done)
 }
+
+// Build is the service's factory for service.Main and the all-in-one binary.
+func Build(ctx context.Context, rt *service.Runtime) (service.Component, error) { return New(rt), nil }

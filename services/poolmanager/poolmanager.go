@@ -25,6 +25,7 @@ import (
 	"github.com/foresight-run/foresight/pkg/service"
 	"github.com/foresight-run/foresight/services/poolmanager/agent"
 	"github.com/foresight-run/foresight/services/poolmanager/provider"
+	"github.com/foresight-run/foresight/services/poolmanager/provider/local"
 )
 
 // Source is the CloudEvents source of the pool manager's events.
@@ -279,4 +280,17 @@ func (s *Service) runTask(ctx context.Context, env events.Envelope) error {
 		}
 		return outbox.Emit(ctx, tx, events.DerivedID(env.ID, "observed"), Source, d.WorkflowID, time.Now(), obs)
 	})
+}
+
+// Build is the service's factory for service.Main and the all-in-one binary: the local
+// provider slices this host, and its agents run tasks under the configured work dir.
+func Build(ctx context.Context, rt *service.Runtime) (service.Component, error) {
+	if rt.Config.Provider != "local" {
+		return nil, fmt.Errorf("FORESIGHT_PROVIDER %q: only local runs real tasks; sim runs inside foresight bench", rt.Config.Provider)
+	}
+	cores, mem := service.Host(rt.Config)
+	return New(rt, Options{
+		Provider: local.New(rt.Clock, cores, mem),
+		Agent:    agent.Options{WorkDir: rt.Config.WorkDir, ReplayScale: rt.Config.ReplayScale},
+	}), nil
 }

@@ -241,3 +241,10 @@ func loadPolicy(ctx context.Context, tx pgx.Tx, forUpdate bool) (*policy.LinUCB,
 	}
 	return pol, nil
 }
+
+// Build is the service's factory for service.Main and the all-in-one binary: contention is
+// reported against this host's capacity.
+func Build(ctx context.Context, rt *service.Runtime) (service.Component, error) {
+	cores, mem := service.Host(rt.Config)
+	return New(rt, Options{CapacityCores: cores, CapacityMemoryBytes: mem}), nil
+}

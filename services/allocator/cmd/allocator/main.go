@@ -1,0 +1,12 @@
+// Command allocator runs Foresight's allocator service as its own process; configuration comes
+// from FORESIGHT_* environment variables (see the README).
+package main
+
+import (
+	"os"
+
+	"github.com/foresight-run/foresight/pkg/service"
+	"github.com/foresight-run/foresight/services/allocator"
+)
+
+func main() { os.Exit(service.Main("allocator", allocator.Build)) }

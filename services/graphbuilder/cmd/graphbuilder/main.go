@@ -1,0 +1,12 @@
+// Command graphbuilder runs Foresight's graphbuilder service as its own process; configuration comes
+// from FORESIGHT_* environment variables (see the README).
+package main
+
+import (
+	"os"
+
+	"github.com/foresight-run/foresight/pkg/service"
+	"github.com/foresight-run/foresight/services/graphbuilder"
+)
+
+func main() { os.Exit(service.Main("graphbuilder", graphbuilder.Build)) }

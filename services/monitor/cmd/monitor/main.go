@@ -1,0 +1,12 @@
+// Command monitor runs Foresight's monitor service as its own process; configuration comes
+// from FORESIGHT_* environment variables (see the README).
+package main
+
+import (
+	"os"
+
+	"github.com/foresight-run/foresight/pkg/service"
+	"github.com/foresight-run/foresight/services/monitor"
+)
+
+func main() { os.Exit(service.Main("monitor", monitor.Build)) }

@@ -1,0 +1,12 @@
+// Command predictor runs Foresight's predictor service as its own process; configuration comes
+// from FORESIGHT_* environment variables (see the README).
+package main
+
+import (
+	"os"
+
+	"github.com/foresight-run/foresight/pkg/service"
+	"github.com/foresight-run/foresight/services/predictor"
+)
+
+func main() { os.Exit(service.Main("predictor", predictor.Build)) }
