@@ -127,47 +127,29 @@ func readLimited(file string, limit int64) ([]byte, error) {
 }
 
 func analyzeWorkflow(w *spec.Workflow, prior float64, profile bool) (*analyzeReport, error) {
-	g, problems := dag.New(w.Tasks)
-	if len(problems) > 0 { // Parse validated already; this guards against drift between them
-		return nil, &spec.Error{Problems: problems}
+	// Analysing a file means analysing what it records: a trace's runtimes are used as is.
+	gb, a, err := estimate.Annotate("", w, nil, estimate.Options{GlobalPriorSeconds: prior, UseTraceRuntimes: true})
+	if err != nil {
+		return nil, err
 	}
-	n := g.Len()
-	durations := make([]float64, n)
-	cpu := make([]float64, n)
-	mem := make([]int64, n)
 	sources := map[string]int{}
-	wf := w.Format != spec.FormatNative
-	for i, t := range w.Tasks {
-		cpu[i], mem[i] = t.CPU, t.MemoryBytes
-		if wf || t.ReplaySeconds > 0 {
-			// A trace's recorded runtime is the truth for that run: analysing the trace
-			// means analysing what happened.
-			durations[i] = t.ReplaySeconds
-			sources[estimate.SourceTrace]++
-			continue
-		}
-		d, src := estimate.Estimate(t, dag.Signature(w.Family, t), w.Family, nil, prior)
-		durations[i] = d
-		sources[src]++
+	for _, t := range gb.Tasks {
+		sources[t.EstimateSource]++
 	}
-	a := dag.Analyze(g, durations, cpu, mem)
 	r := &analyzeReport{
-		Name:                 w.Name,
-		Family:               w.Family,
+		Name:                 gb.Name,
+		Family:               gb.Family,
 		Format:               w.Format,
-		Tasks:                n,
-		Edges:                g.Edges(),
-		Levels:               a.Levels,
-		PeakWidth:            a.PeakWidth,
-		CriticalPathSeconds:  a.CriticalPathSeconds,
-		CriticalPath:         make([]string, len(a.CriticalPath)),
-		TotalWorkCoreSeconds: a.TotalWorkCoreSeconds,
-		PeakCores:            a.PeakCores,
-		PeakMemoryBytes:      a.PeakMemoryBytes,
+		Tasks:                len(gb.Tasks),
+		Edges:                gb.Edges,
+		Levels:               gb.Levels,
+		PeakWidth:            gb.PeakWidth,
+		CriticalPathSeconds:  gb.CriticalPathSeconds,
+		CriticalPath:         gb.CriticalPath,
+		TotalWorkCoreSeconds: gb.TotalWorkCoreSeconds,
+		PeakCores:            gb.PeakCores,
+		PeakMemoryBytes:      gb.PeakMemoryBytes,
 		EstimateSources:      sources,
-	}
-	for k, v := range a.CriticalPath {
-		r.CriticalPath[k] = g.ID(int(v))
 	}
 	if profile {
 		r.WidthProfile = a.WidthProfile

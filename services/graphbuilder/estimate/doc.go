@@ -10,6 +10,9 @@
 // size regression, siblings) live in the predictor; this chain only has to be a sound,
 // explainable starting point.
 //
+// Annotate ties the graph builder's decision together: estimates, then the dag analysis
+// under them, returned as the graph-built event payload.
+//
 // A recorded trace runtime (events.Task.ReplaySeconds) is deliberately not a source: it
 // is the answer for the run being replayed, and using it would leak the truth into
 // predictions scored against it.

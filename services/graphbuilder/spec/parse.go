@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -44,16 +46,13 @@ func Parse(data []byte, lim Limits) (*Workflow, error) {
 }
 
 func parseJSON(data []byte, lim Limits, p *problems) *Workflow {
-	if d := jsonDepth(data); d > lim.MaxDepth {
-		p.limit("", "body", "nesting depth %d exceeds the limit of %d", d, lim.MaxDepth)
+	depth, topKeys := scanJSON(data)
+	if depth > lim.MaxDepth {
+		p.limit("", "body", "nesting depth %d exceeds the limit of %d", depth, lim.MaxDepth)
 		return nil
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
-		p.add("", "body", "invalid JSON: %s", jsonErrorDetail(data, err))
-		return nil
-	}
-	if isWfFormat(top) {
+	if slices.Contains(topKeys, "workflow") && !slices.Contains(topKeys, "tasks") {
+		// A WfFormat instance: decode straight into its typed form, one pass.
 		return parseWfFormat(data, lim, p)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -63,8 +62,8 @@ func parseJSON(data []byte, lim Limits, p *problems) *Workflow {
 		p.add("", "body", "invalid JSON: %s", jsonErrorDetail(data, err))
 		return nil
 	}
-	if dec.More() {
-		p.add("", "body", "invalid JSON: data after the top-level object")
+	if _, err := dec.Token(); err != io.EOF {
+		p.add("", "body", "invalid JSON: data after the top-level value")
 		return nil
 	}
 	return decodeNative(doc, lim, p)
@@ -100,20 +99,15 @@ func parseYAML(data []byte, lim Limits, p *problems) *Workflow {
 	return decodeNative(doc, lim, p)
 }
 
-// isWfFormat tells a WfFormat instance (which has a top-level workflow object and a
-// schemaVersion) from a native spec (which has tasks).
-func isWfFormat(top map[string]json.RawMessage) bool {
-	_, wf := top["workflow"]
-	_, tasks := top["tasks"]
-	return wf && !tasks
-}
-
-// jsonDepth is the deepest nesting of objects and arrays, scanning bytes before any
-// decoder builds the tree, so a deeply nested body is refused cheaply.
-func jsonDepth(data []byte) int {
-	depth, deepest := 0, 0
+// scanJSON returns the deepest nesting of objects and arrays and the keys of the
+// top-level object, scanning bytes before any decoder builds a tree: a deeply nested body
+// is refused cheaply, and the format is known without a decoding pass. Malformed input
+// gives meaningless answers, which the decoder then reports properly.
+func scanJSON(data []byte) (deepest int, topKeys []string) {
+	depth := 0
 	inString, escaped := false, false
-	for _, c := range data {
+	stringStart := 0
+	for i, c := range data {
 		switch {
 		case inString:
 			switch {
@@ -123,9 +117,12 @@ func jsonDepth(data []byte) int {
 				escaped = true
 			case c == '"':
 				inString = false
+				if depth == 1 && isKey(data[i+1:]) {
+					topKeys = append(topKeys, string(data[stringStart:i]))
+				}
 			}
 		case c == '"':
-			inString = true
+			inString, stringStart = true, i+1
 		case c == '{' || c == '[':
 			depth++
 			deepest = max(deepest, depth)
@@ -133,7 +130,22 @@ func jsonDepth(data []byte) int {
 			depth--
 		}
 	}
-	return deepest
+	return deepest, topKeys
+}
+
+// isKey reports whether the bytes after a closing quote start with a colon, i.e. the
+// string was an object key.
+func isKey(rest []byte) bool {
+	for _, c := range rest {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case ':':
+			return true
+		}
+		return false
+	}
+	return false
 }
 
 // treeDepth is the nesting depth of a decoded YAML tree, stopping once it passes limit.
