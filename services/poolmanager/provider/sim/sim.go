@@ -254,7 +254,7 @@ func (s *Sim) Launch(ctx context.Context, spec provider.Spec) (provider.VM, erro
 		}
 		return vm, nil
 	}
-	if err := l.checkQuota(now, it, s.cat.Quotas); err != nil {
+	if err := l.checkQuota(it, s.cat.Quotas); err != nil {
 		l.mu.Unlock()
 		return provider.VM{}, fmt.Errorf("sim launch %s: %w", spec.Key, err)
 	}
@@ -268,6 +268,7 @@ func (s *Sim) Launch(ctx context.Context, spec provider.Spec) (provider.VM, erro
 	}
 	v.begin(now, s.latency(spec.Key, 0, it.Cold), s.billBoot)
 	l.vms[v.id] = v
+	l.live(v, +1)
 	l.byKey[spec.Key] = v.id
 	l.order = append(l.order, v.id)
 	vm := v.view()
@@ -312,11 +313,12 @@ func (s *Sim) Start(ctx context.Context, id string) (provider.VM, error) {
 		l.mu.Unlock()
 		return provider.VM{}, fmt.Errorf("sim start %s: vm is %s: %w", id, st, provider.ErrInvalid)
 	}
-	if err := l.checkQuota(now, v.it, s.cat.Quotas); err != nil {
+	if err := l.checkQuota(v.it, s.cat.Quotas); err != nil {
 		l.mu.Unlock()
 		return provider.VM{}, fmt.Errorf("sim start %s: %w", id, err)
 	}
 	v.closeWarm(now)
+	l.live(v, +1)
 	v.state = provider.StatePending
 	v.begin(now, s.latency(v.spec.Key, v.starts, v.it.Warm), s.billBoot)
 	vm := v.view()
@@ -353,6 +355,7 @@ func (s *Sim) Stop(ctx context.Context, id string) (provider.VM, error) {
 		return provider.VM{}, fmt.Errorf("sim stop %s: vm is %s: %w", id, v.state, provider.ErrInvalid)
 	}
 	v.closeRun(now, s.cat.MinimumBillSeconds)
+	l.live(v, -1)
 	v.state = provider.StateStopped
 	v.stoppedAt = now
 	return v.view(), nil
@@ -377,6 +380,7 @@ func (s *Sim) Terminate(ctx context.Context, id string) error {
 	switch v.state {
 	case provider.StatePending, provider.StateRunning:
 		v.closeRun(now, s.cat.MinimumBillSeconds)
+		l.live(v, -1)
 	case provider.StateStopped:
 		v.closeWarm(now)
 	}
@@ -486,6 +490,9 @@ type Ledger struct {
 	vms   map[string]*vmRecord
 	byKey map[string]string
 	order []string
+	// liveVMs and liveCores count pending and running VMs, what the quotas limit.
+	liveVMs   int
+	liveCores float64
 }
 
 // NewLedger returns an empty cloud.
@@ -517,22 +524,20 @@ func (l *Ledger) get(id string, now time.Time) (*vmRecord, error) {
 
 // checkQuota reports ErrQuotaExceeded if one more VM of type it would pass the quotas.
 // Caller holds l.mu.
-func (l *Ledger) checkQuota(now time.Time, it catalog.InstanceType, q catalog.Quotas) error {
-	vms, cores := 0, 0.0
-	for _, v := range l.vms {
-		v.advance(now)
-		if v.state == provider.StatePending || v.state == provider.StateRunning {
-			vms++
-			cores += v.it.Cores
-		}
+func (l *Ledger) checkQuota(it catalog.InstanceType, q catalog.Quotas) error {
+	if q.MaxVMs > 0 && l.liveVMs+1 > q.MaxVMs {
+		return fmt.Errorf("%d of %d VMs running: %w", l.liveVMs, q.MaxVMs, provider.ErrQuotaExceeded)
 	}
-	if q.MaxVMs > 0 && vms+1 > q.MaxVMs {
-		return fmt.Errorf("%d of %d VMs running: %w", vms, q.MaxVMs, provider.ErrQuotaExceeded)
-	}
-	if q.MaxCores > 0 && cores+it.Cores > q.MaxCores {
-		return fmt.Errorf("%.0f of %.0f vCPUs running, %s needs %.0f: %w", cores, q.MaxCores, it.Name, it.Cores, provider.ErrQuotaExceeded)
+	if q.MaxCores > 0 && l.liveCores+it.Cores > q.MaxCores+1e-9 {
+		return fmt.Errorf("%.0f of %.0f vCPUs running, %s needs %.0f: %w", l.liveCores, q.MaxCores, it.Name, it.Cores, provider.ErrQuotaExceeded)
 	}
 	return nil
+}
+
+// live adds (or with sign −1 removes) a VM from the quota counts. Caller holds l.mu.
+func (l *Ledger) live(v *vmRecord, sign int) {
+	l.liveVMs += sign
+	l.liveCores += float64(sign) * v.it.Cores
 }
 
 // vmRecord is one simulated VM and its billing meter.

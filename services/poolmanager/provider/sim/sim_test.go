@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -403,4 +404,36 @@ func TestFaultsConfinedToTypes(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.sim.Describe(b.ctx, vm.ID)
 	require.NoError(t, err, "control calls are not confined faults")
+}
+
+func TestLedgerSurvivesAProcessRestartAsJSON(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	spec := provider.Spec{Key: "wf9/req1/v1", InstanceType: "m7i.large"}
+	first, err := b.sim.Launch(b.ctx, spec)
+	require.NoError(t, err)
+	stopped, err := b.sim.Launch(b.ctx, provider.Spec{Key: "wf9/req2/v1", InstanceType: "c7i.large"})
+	require.NoError(t, err)
+	b.clk.Set(stopped.ReadyAt.Add(time.Minute))
+	_, err = b.sim.Stop(b.ctx, stopped.ID)
+	require.NoError(t, err)
+	billBefore := b.sim.Bill()
+
+	data, err := json.Marshal(b.sim.Ledger())
+	require.NoError(t, err)
+	restored := sim.NewLedger()
+	require.NoError(t, json.Unmarshal(data, restored))
+
+	again, err := sim.New(sim.Options{Catalog: b.cat, Clock: b.clk, Seed: 7, Ledger: restored})
+	require.NoError(t, err)
+	require.InDelta(t, billBefore, again.Bill(), 1e-12)
+	vm, err := again.Launch(b.ctx, spec)
+	require.NoError(t, err)
+	require.Equal(t, first.ID, vm.ID, "the restored ledger remembers the key")
+	fresh, err := again.Launch(b.ctx, provider.Spec{Key: "wf9/req3/v1", InstanceType: "m7i.large"})
+	require.NoError(t, err)
+	require.NotContains(t, []string{first.ID, stopped.ID}, fresh.ID, "ids keep counting")
+	require.Len(t, again.VMs(), 3)
+
+	require.Error(t, json.Unmarshal([]byte(`{"vms":[{"id":""}]}`), sim.NewLedger()))
 }
