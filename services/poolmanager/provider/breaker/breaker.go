@@ -224,6 +224,12 @@ func (p *Provider) Terminate(ctx context.Context, id string) error {
 	_, err := p.call("terminate "+id, Scope{Tier: TierControl}, func() (provider.VM, error) {
 		return provider.VM{}, p.inner.Terminate(ctx, id)
 	})
+	if err == nil {
+		// A terminated VM never starts again, so its type need not be remembered.
+		p.mu.Lock()
+		delete(p.types, id)
+		p.mu.Unlock()
+	}
 	return err
 }
 
