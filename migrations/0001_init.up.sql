@@ -112,6 +112,7 @@ CREATE TABLE allocation_vms (
     vm_id        text             PRIMARY KEY,
     workflow_id  uuid             NOT NULL,
     vm_key       text             NOT NULL,
+    instance_type text            NOT NULL DEFAULT 'local',
     cores        double precision NOT NULL,
     memory_bytes bigint           NOT NULL,
     ready_at     timestamptz      NOT NULL,

@@ -243,3 +243,28 @@ func TestIdempotencyKeyReturnsTheSameWorkflow(t *testing.T) {
 	require.Equal(t, id1, id2)
 	require.Equal(t, "succeeded", waitStatus(t, s.api, id1, 30*time.Second)["status"])
 }
+
+// TestDriftTriggersReplan: a task that runs far past its predicted band makes the monitor
+// ask for a re-plan, and the allocator records plan version 2 for the unfinished rest.
+func TestDriftTriggersReplan(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	body := `{"name":"drift","tasks":[
+		{"id":"slow","command":["sleep","2.5"],"estimated_seconds":0.5,"cpu":1,"memory":"16Mi"},
+		{"id":"after","command":["true"],"estimated_seconds":0.5,"cpu":1,"memory":"16Mi","depends_on":["slow"]}]}`
+	code, sub := submit(t, s.api, body)
+	require.Equal(t, http.StatusAccepted, code, sub)
+	id := sub["id"].(string)
+	require.Equal(t, "succeeded", waitStatus(t, s.api, id, 60*time.Second)["status"])
+
+	var versions int
+	var reason string
+	require.NoError(t, s.pool.QueryRow(context.Background(),
+		`SELECT count(*), max(reason) FROM plans WHERE workflow_id = $1`, id).Scan(&versions, &reason))
+	require.Equal(t, 2, versions, "the drift must produce a second plan version")
+	require.Contains(t, reason, "slow")
+	var v1, v2 int
+	require.NoError(t, s.pool.QueryRow(context.Background(),
+		`SELECT min(version), max(version) FROM plans WHERE workflow_id = $1`, id).Scan(&v1, &v2))
+	require.Equal(t, []int{1, 2}, []int{v1, v2}, "every version is kept")
+}

@@ -31,9 +31,37 @@ type Service struct {
 	planner Planner
 }
 
-// Planner turns a demand forecast into a plan. The default plans onto the provider's
-// catalog; tests and the benchmark may pass another.
-type Planner func(dp events.DemandPredicted) (events.PlanReady, error)
+// Planner turns a demand forecast (and, on a re-plan, what already happened) into a plan.
+// HostPlanner serves the local provider; CatalogPlanner plans over a cloud catalog.
+type Planner func(req PlanRequest) (events.PlanReady, error)
+
+// PlanRequest is everything a planner needs for one version of a workflow's plan.
+type PlanRequest struct {
+	Demand  events.DemandPredicted
+	Version int
+	// Now is seconds since the workflow started (0 for the first plan).
+	Now float64
+	// Done lists tasks finished or running, which a re-plan must keep where they are.
+	Done []DoneTask
+	// Held lists the VMs the workflow holds now.
+	Held []HeldVM
+}
+
+// DoneTask is a task a re-plan keeps.
+type DoneTask struct {
+	TaskID string
+	VMID   string
+	// Start and Finish are seconds since the workflow started; Finish is the predicted end
+	// of a running task.
+	Start, Finish float64
+}
+
+// HeldVM is a VM the workflow holds.
+type HeldVM struct {
+	VMID, Key, InstanceType string
+	Cores                   float64
+	MemoryBytes             int64
+}
 
 // New returns the allocator on rt using plan to make plans.
 func New(rt *service.Runtime, plan Planner) *Service {
@@ -51,6 +79,7 @@ func (s *Service) Start(ctx context.Context) error {
 		{"allocator-vm-provisioned", events.TypeVMProvisioned, s.onVMProvisioned},
 		{"allocator-vm-released", events.TypeVMReleased, s.onVMReleased},
 		{"allocator-task-observed", events.TypeTaskObserved, s.onTaskObserved},
+		{"allocator-replan-requested", events.TypeReplanRequested, s.onReplanRequested},
 	}
 	for _, sub := range subs {
 		if err := s.rt.Subscribe(ctx, bus.Subscription{
@@ -71,7 +100,7 @@ func (s *Service) onDemandPredicted(ctx context.Context, tx pgx.Tx, env events.E
 	if err != nil {
 		return err
 	}
-	plan, err := s.planner(dp)
+	plan, err := s.planner(PlanRequest{Demand: dp, Version: 1})
 	if err != nil {
 		return bus.Permanent(fmt.Errorf("plan %s: %w", dp.WorkflowID, err))
 	}
@@ -121,8 +150,8 @@ func (s *Service) onVMProvisioned(ctx context.Context, tx pgx.Tx, env events.Env
 		return err
 	}
 	if _, err := tx.Exec(ctx,
-		`INSERT INTO allocation_vms (vm_id, workflow_id, vm_key, cores, memory_bytes, ready_at) VALUES ($1, $2, $3, $4, $5, $6)
-		 ON CONFLICT (vm_id) DO NOTHING`, vm.VMID, vm.WorkflowID, vm.Key, vm.Cores, vm.MemoryBytes, vm.ReadyAt); err != nil {
+		`INSERT INTO allocation_vms (vm_id, workflow_id, vm_key, instance_type, cores, memory_bytes, ready_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		 ON CONFLICT (vm_id) DO NOTHING`, vm.VMID, vm.WorkflowID, vm.Key, vm.InstanceType, vm.Cores, vm.MemoryBytes, vm.ReadyAt); err != nil {
 		return fmt.Errorf("insert vm: %w", err)
 	}
 	return s.dispatch(ctx, tx, vm.WorkflowID)
@@ -138,6 +167,15 @@ func (s *Service) onVMReleased(ctx context.Context, tx pgx.Tx, env events.Envelo
 	}
 	if _, err := tx.Exec(ctx, `UPDATE allocation_vms SET released = true WHERE vm_id = $1`, vm.VMID); err != nil {
 		return fmt.Errorf("release vm: %w", err)
+	}
+	if vm.State == "failed" {
+		// The plan counted on this VM: tasks sent to it come back pending, and the rest of
+		// the workflow is planned again without it.
+		if _, err := tx.Exec(ctx, `UPDATE task_runs SET state = 'pending' WHERE workflow_id = $1 AND vm_id = $2 AND state = 'dispatched'`,
+			vm.WorkflowID, vm.VMID); err != nil {
+			return err
+		}
+		return s.replan(ctx, tx, vm.WorkflowID, "vm failed: "+vm.Reason, env.ID)
 	}
 	return s.dispatch(ctx, tx, vm.WorkflowID)
 }
@@ -166,6 +204,15 @@ func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Enve
 		next = dispatch.Failed
 		if attempt <= retries {
 			next = dispatch.Pending // retried: dispatch bumps the attempt
+		}
+		if obs.Status == events.StatusOOMKilled && attempt <= retries {
+			// Killed for memory: the retry asks for half as much again.
+			if _, err := tx.Exec(ctx,
+				`UPDATE task_runs SET memory_bytes = (memory_bytes * 1.5)::bigint,
+				   spec = jsonb_set(spec, '{memory_bytes}', to_jsonb((memory_bytes * 1.5)::bigint))
+				 WHERE workflow_id = $1 AND task_id = $2`, obs.WorkflowID, obs.TaskID); err != nil {
+				return fmt.Errorf("grow memory of %s: %w", obs.TaskID, err)
+			}
 		}
 	}
 	if _, err := tx.Exec(ctx, `UPDATE task_runs SET state = $3, finished_at = $4 WHERE workflow_id = $1 AND task_id = $2`,

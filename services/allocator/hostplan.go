@@ -12,7 +12,8 @@ import (
 // predicted peak (never more than the host), requested at once, and every task is placed
 // on it; dispatch then runs tasks as room frees up.
 func HostPlanner(hostCores float64, hostMemory int64) Planner {
-	return func(dp events.DemandPredicted) (events.PlanReady, error) {
+	return func(req PlanRequest) (events.PlanReady, error) {
+		dp := req.Demand
 		g := dp.Graph
 		if len(g.Tasks) == 0 {
 			return events.PlanReady{}, fmt.Errorf("workflow %s has no tasks", dp.WorkflowID)
@@ -22,6 +23,15 @@ func HostPlanner(hostCores float64, hostMemory int64) Planner {
 			cores, mem = math.Max(cores, t.CPU), max(mem, t.MemoryBytes)
 		}
 		cores, mem = math.Min(cores, hostCores), min(mem, hostMemory)
+		if len(req.Held) > 0 {
+			// A re-plan keeps the slice the workflow already holds; dispatch adapts.
+			plan := events.PlanReady{WorkflowID: dp.WorkflowID, Version: req.Version,
+				PredictedMakespanSeconds: dp.PredictedMakespanSeconds, Reason: "host planner: keep the held host slice"}
+			for _, t := range g.Tasks {
+				plan.Placements = append(plan.Placements, events.Placement{TaskID: t.ID, VMKey: req.Held[0].Key})
+			}
+			return plan, nil
+		}
 		key := events.DerivedID(dp.WorkflowID, "vm", "host", "1")
 		plan := events.PlanReady{
 			WorkflowID: dp.WorkflowID,

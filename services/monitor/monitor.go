@@ -5,6 +5,8 @@ package monitor
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/foresight-run/foresight/pkg/outbox"
 	"github.com/foresight-run/foresight/pkg/service"
 	"github.com/foresight-run/foresight/services/monitor/completion"
+	"github.com/foresight-run/foresight/services/monitor/drift"
 )
 
 // Source is the CloudEvents source of the monitor's events.
@@ -77,47 +80,78 @@ func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Enve
 	if err := outbox.Emit(ctx, tx, events.DerivedID(env.ID, "delta"), Source, o.WorkflowID, now, delta); err != nil {
 		return err
 	}
-	return s.checkCompletion(ctx, tx, o.WorkflowID)
+	complete, err := s.checkCompletion(ctx, tx, o.WorkflowID)
+	if err != nil || complete {
+		return err
+	}
+	return s.checkDrift(ctx, tx, env.ID, o)
 }
 
-func (s *Service) checkCompletion(ctx context.Context, tx pgx.Tx, workflowID string) error {
+// checkDrift asks the allocator to re-plan when the task's runtime left its predicted band.
+func (s *Service) checkDrift(ctx context.Context, tx pgx.Tx, eventID string, o events.TaskObserved) error {
+	var raw []byte
+	err := tx.QueryRow(ctx,
+		`SELECT p FROM forecasts, jsonb_array_elements(forecast->'event'->'predictions') p
+		 WHERE workflow_id = $1 AND p->>'task_id' = $2`, o.WorkflowID, o.TaskID).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load prediction: %w", err)
+	}
+	var p events.TaskPrediction
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil
+	}
+	reason := drift.Check(o, p)
+	if reason == "" {
+		return nil
+	}
+	s.log.Info("drift", "workflow_id", o.WorkflowID, "task_id", o.TaskID, "reason", reason)
+	req := events.ReplanRequested{WorkflowID: o.WorkflowID, Reason: reason, TaskID: o.TaskID}
+	return outbox.Emit(ctx, tx, events.DerivedID(eventID, "replan"), Source, o.WorkflowID, s.rt.Clock.Now(), req)
+}
+
+// checkCompletion emits workflow-completed when every task settled and reports whether it
+// did.
+func (s *Service) checkCompletion(ctx context.Context, tx pgx.Tx, workflowID string) (bool, error) {
 	rows, err := tx.Query(ctx, `SELECT task_id, parents, retries FROM workflow_tasks WHERE workflow_id = $1`, workflowID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	tasks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (completion.Task, error) {
 		var t completion.Task
 		return t, r.Scan(&t.ID, &t.Parents, &t.Retries)
 	})
 	if err != nil {
-		return fmt.Errorf("load graph: %w", err)
+		return false, fmt.Errorf("load graph: %w", err)
 	}
 	latest := make(map[string]completion.Outcome, len(tasks))
 	rows, err = tx.Query(ctx,
 		`SELECT DISTINCT ON (task_id) task_id, status = 'succeeded', attempt FROM task_observations
 		 WHERE workflow_id = $1 ORDER BY task_id, attempt DESC`, workflowID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for rows.Next() {
 		var id string
 		var o completion.Outcome
 		if err := rows.Scan(&id, &o.Succeeded, &o.Attempt); err != nil {
 			rows.Close()
-			return err
+			return false, err
 		}
 		latest[id] = o
 	}
 	rows.Close()
 	r := completion.Evaluate(tasks, latest)
 	if !r.Complete {
-		return nil
+		return false, nil
 	}
 	var makespan float64
 	if err := tx.QueryRow(ctx,
 		`SELECT coalesce(extract(epoch FROM max(finished_at) - min(started_at)), 0) FROM task_observations WHERE workflow_id = $1`,
 		workflowID).Scan(&makespan); err != nil {
-		return err
+		return false, err
 	}
 	status := events.WorkflowSucceeded
 	if !r.Succeeded {
@@ -128,7 +162,7 @@ func (s *Service) checkCompletion(ctx context.Context, tx pgx.Tx, workflowID str
 	s.log.Info("workflow completed", "workflow_id", workflowID, "status", status, "makespan_s", makespan)
 	// One id per workflow: a second completion check emits the same event, dropped by the
 	// outbox's unique id.
-	return outbox.Emit(ctx, tx, events.DerivedID(workflowID, "completed"), Source, workflowID, done.CompletedAt, done)
+	return true, outbox.Emit(ctx, tx, events.DerivedID(workflowID, "completed"), Source, workflowID, done.CompletedAt, done)
 }
 
 // Build is the service's factory for service.Main and the all-in-one binary.

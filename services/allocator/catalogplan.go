@@ -1,0 +1,113 @@
+package allocator
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/foresight-run/foresight/pkg/catalog"
+	"github.com/foresight-run/foresight/pkg/events"
+	"github.com/foresight-run/foresight/services/allocator/planner"
+)
+
+// CatalogPlanner plans over a cloud catalog with the HEFT planner: each task's predicted
+// runtime at the quantile the policy chose, the policy's warm-ahead and memory headroom,
+// the user's objective. On a re-plan, finished and running tasks stay on their VMs and
+// the VMs the workflow holds are offered back to the planner as hot pool VMs; only VMs the
+// new plan adds become VM requests.
+func CatalogPlanner(cat catalog.Catalog) Planner {
+	return func(req PlanRequest) (events.PlanReady, error) {
+		dp := req.Demand
+		g := dp.Graph
+		index := make(map[string]int32, len(g.Tasks))
+		for i, t := range g.Tasks {
+			index[t.ID] = int32(i)
+		}
+		pred := make(map[string]events.TaskPrediction, len(dp.Predictions))
+		for _, p := range dp.Predictions {
+			pred[p.TaskID] = p
+		}
+		q := dp.Action.RuntimeQuantile
+		tasks := make([]planner.Task, len(g.Tasks))
+		for i, t := range g.Tasks {
+			pt := planner.Task{ID: t.ID, CPU: t.CPU, MemoryBytes: t.MemoryBytes, Duration: t.EstimateSeconds}
+			if p, ok := pred[t.ID]; ok {
+				pt.Duration = Quantile(p, q)
+				pt.MemoryBytes = max(pt.MemoryBytes, p.MemoryBytes)
+			}
+			for _, d := range t.DependsOn {
+				pt.Parents = append(pt.Parents, index[d])
+			}
+			tasks[i] = pt
+		}
+		o := g.Objective
+		in := planner.Input{
+			Tasks:     tasks,
+			Catalog:   cat,
+			Objective: planner.ObjectiveFor(o.Mode, o.Lambda, o.DeadlineSeconds, o.BudgetUSD, g.TotalWorkCoreSeconds, cat),
+			Knobs:     planner.Knobs{WarmAheadSeconds: dp.Action.WarmAheadSeconds, MemoryHeadroom: dp.Action.MemoryHeadroom},
+			Now:       req.Now,
+		}
+		held := make(map[string]HeldVM, len(req.Held))
+		for _, h := range req.Held {
+			held[h.VMID] = h
+			in.Pool = append(in.Pool, planner.PoolVM{ID: h.VMID, InstanceType: h.InstanceType, Tier: events.TierHot, FreeAt: req.Now})
+		}
+		for _, d := range req.Done {
+			i, ok := index[d.TaskID]
+			h, held := held[d.VMID]
+			if !ok || !held {
+				continue
+			}
+			in.Fixed = append(in.Fixed, planner.FixedTask{Task: i, VMKey: d.VMID, InstanceType: h.InstanceType, Start: d.Start, Finish: d.Finish})
+		}
+		plan, err := planner.Make(in)
+		if err != nil {
+			return events.PlanReady{}, err
+		}
+		out := events.PlanReady{WorkflowID: dp.WorkflowID, Version: req.Version, PredictedMakespanSeconds: plan.Makespan,
+			PredictedCostUSD: plan.Cost, Contention: plan.Contention, Reason: plan.Reason}
+		keys := make([]string, len(plan.VMs))
+		for i, vm := range plan.VMs {
+			if h, ok := held[vm.PoolVMID]; ok {
+				keys[i] = h.Key // a VM the workflow holds: nothing to request
+				continue
+			}
+			keys[i] = events.DerivedID(dp.WorkflowID, "plan", strconv.Itoa(req.Version), vm.Key)
+			out.VMRequests = append(out.VMRequests, events.VMRequest{
+				Key: keys[i], InstanceType: vm.InstanceType, Tier: vm.Tier, Cores: vm.Cores, MemoryBytes: vm.MemoryBytes,
+				RequestAtSeconds: vm.RequestAt, ReadyBySeconds: vm.ReadyAt,
+				Reason: fmt.Sprintf("%s; release at %.0fs (%s)", vm.Reason, vm.ReleaseAt, vm.Release),
+			})
+		}
+		for _, p := range plan.Placements {
+			if p.VM < 0 || p.VM >= len(keys) {
+				continue
+			}
+			out.Placements = append(out.Placements, events.Placement{TaskID: tasks[p.Task].ID, VMKey: keys[p.VM],
+				StartSeconds: p.Start, FinishSeconds: p.Finish})
+		}
+		return out, nil
+	}
+}
+
+// Quantile interpolates a prediction's runtime at quantile q in log space between its
+// P50, P90 and P99 (q ≤ 0.5 gives P50; q ≥ 0.99 gives P99).
+func Quantile(p events.TaskPrediction, q float64) float64 {
+	lerp := func(a, b, f float64) float64 {
+		if a <= 0 || b <= 0 {
+			return a + (b-a)*f
+		}
+		return math.Exp(math.Log(a) + (math.Log(b)-math.Log(a))*f)
+	}
+	switch {
+	case q <= 0.5:
+		return p.P50Seconds
+	case q <= 0.9:
+		return lerp(p.P50Seconds, p.P90Seconds, (q-0.5)/0.4)
+	case q < 0.99:
+		return lerp(p.P90Seconds, p.P99Seconds, (q-0.9)/0.09)
+	default:
+		return p.P99Seconds
+	}
+}
