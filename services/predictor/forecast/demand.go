@@ -19,8 +19,8 @@ type TaskDemand struct {
 }
 
 // Curve is a workflow's predicted demand over its life: a step function whose value holds
-// from each point's offset until the next point. The last point is zero demand at the P90
-// makespan.
+// from each point's offset until the next point. The last point is where all demand ends
+// (the P90 makespan, unless the last tasks to run need no cores or memory).
 type Curve struct {
 	Points                   []events.DemandPoint
 	MakespanP50, MakespanP90 float64

@@ -393,7 +393,7 @@ const globalKey = "g"
 func toPoint(o Observation) point {
 	p := point{In: max(o.InputBytes, 0), Rt: o.RuntimeSeconds, Mem: max(o.PeakRSSBytes, 0)}
 	if o.CPUSeconds > 0 && o.RuntimeSeconds > 0 {
-		p.Cores = o.CPUSeconds / o.RuntimeSeconds
+		p.Cores = min(o.CPUSeconds/o.RuntimeSeconds, maxCores)
 	}
 	return p
 }
@@ -456,8 +456,9 @@ func (e est) prediction() Prediction {
 	comb := func(o, z float64) float64 { return math.Sqrt(o*o + z*z*e.tau*e.tau) }
 	o90 := max(comb(e.o90, zScore(0.9)), e.o50)
 	o99 := max(comb(e.o99, zScore(0.99)), o90)
+	sec := func(l float64) float64 { return min(max(math.Exp(l), 1e-9), maxSeconds) }
 	return Prediction{
-		P50: math.Exp(e.mu + e.o50), P90: math.Exp(e.mu + o90), P99: math.Exp(e.mu + o99),
+		P50: sec(e.mu + e.o50), P90: sec(e.mu + o90), P99: sec(e.mu + o99),
 		MemoryP50: e.mem50, MemoryP90: e.mem90, CPU: e.cpu,
 		Source: e.src, Samples: e.n,
 	}
@@ -563,7 +564,7 @@ func (m *Model) memory(q Query, keys ...string) (p50, p90 int64) {
 			continue
 		}
 		o90 := max(offset(f.memRes, 0.9, m.cfg.PriorLogSigma/2, m.cfg.PriorStrength), 0)
-		return int64(math.Exp(f.memLoc)), int64(math.Exp(f.memLoc + o90))
+		return bytesOf(math.Exp(f.memLoc)), bytesOf(math.Exp(f.memLoc + o90))
 	}
 	if q.MemoryBytes > 0 {
 		return q.MemoryBytes, q.MemoryBytes

@@ -93,7 +93,7 @@ func (r *Run) Predict(q Query) Prediction {
 		top := slices.Max(d)
 		m50 := float64(e.mem50) * math.Exp(shift)
 		m90 := max(float64(e.mem90)*math.Exp(shift), float64(e.mem50)*math.Exp(top))
-		e.mem50, e.mem90 = int64(m50), int64(max(m90, m50))
+		e.mem50, e.mem90 = bytesOf(m50), bytesOf(max(m90, m50))
 	}
 	if e.src == SourceHistory {
 		d := r.dev[sk]
@@ -144,7 +144,7 @@ func (r *Run) Predict(q Query) Prediction {
 		se.mem50, se.mem90, se.cpu = e.mem50, e.mem90, e.cpu
 		if f.memN > 0 {
 			o90 := max(offset(f.memRes, 0.9, cfg.PriorLogSigma/2, cfg.PriorStrength), 0)
-			se.mem50, se.mem90 = int64(math.Exp(f.memLoc)), int64(math.Exp(f.memLoc+o90))
+			se.mem50, se.mem90 = bytesOf(math.Exp(f.memLoc)), bytesOf(math.Exp(f.memLoc+o90))
 		}
 		if f.cpuN > 0 {
 			se.cpu = f.cpu

@@ -93,3 +93,21 @@ func zScore(p float64) float64 {
 	}
 	return 0
 }
+
+// maxBytes bounds memory predictions far above any machine but far from int64 overflow.
+const maxBytes = 1 << 60
+
+// bytesOf converts a byte count computed in floating point to int64 without overflow.
+func bytesOf(v float64) int64 {
+	if !(v > 0) {
+		return 0
+	}
+	return int64(min(v, maxBytes))
+}
+
+// maxSeconds bounds runtime predictions (about 3 million years) so that a corrupt
+// observation or estimate can never produce +Inf.
+const maxSeconds = 1e14
+
+// maxCores bounds observed core usage; more is a measurement error.
+const maxCores = 1 << 14
