@@ -178,7 +178,9 @@ func parseWfFormat(data []byte, lim Limits, p *problems) *Workflow {
 			Command:       []string{ReplayCommand},
 			CPU:           wfCores(m, lim),
 			MemoryBytes:   DefaultMemoryBytes,
-			ReplaySeconds: m.RuntimeInSeconds,
+			// A recorded runtime below zero is clock skew in the recording, not a request:
+			// the task took no measurable time.
+			ReplaySeconds: max(0, m.RuntimeInSeconds),
 			Category:      wfCategory(t),
 			InputBytes:    int64(min(t.inputBytes, math.MaxInt64/2)),
 		}

@@ -116,6 +116,11 @@ func TestWfFormatDetails(t *testing.T) {
 	require.Equal(t, int64(5), w.Tasks[0].InputBytes)
 	require.Equal(t, []string{"a_ID1"}, w.Tasks[1].DependsOn)
 	require.Equal(t, "b", w.Tasks[1].Category)
+
+	// Clock skew in a recording: a negative runtime imports as zero.
+	w = mustParse(t, `{"name": "m", "schemaVersion": "1.4", "workflow": {"tasks": [
+	  {"name": "a", "id": "1", "parents": [], "runtimeInSeconds": -0.002}]}}`)
+	require.Zero(t, w.Tasks[0].ReplaySeconds)
 }
 
 func TestWfFormatProblems(t *testing.T) {
@@ -136,8 +141,8 @@ func TestWfFormatProblems(t *testing.T) {
 			reason: "no tasks"},
 		{name: "wrong type", body: `{"name": "x", "schemaVersion": "1.5", "workflow": {"specification": {"tasks": "many"}}}`,
 			reason: "invalid WfFormat instance"},
-		{name: "negative runtime", body: `{"name": "x", "schemaVersion": "1.4", "workflow": {"tasks": [
-			{"name": "a", "id": "1", "parents": [], "runtimeInSeconds": -1}]}}`, reason: ">= 0"},
+		{name: "task too large", body: `{"name": "x", "schemaVersion": "1.4", "workflow": {"tasks": [
+			{"name": "a", "id": "1", "parents": [], "runtimeInSeconds": 1, "coreCount": 1000}]}}`, reason: "largest instance"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
