@@ -174,10 +174,10 @@ func parseWfFormat(data []byte, lim Limits, p *problems) *Workflow {
 		t := &tasks[i]
 		m := t.metrics
 		task := events.Task{
-			ID:            key(t),
-			Command:       []string{ReplayCommand},
-			CPU:           wfCores(m, lim),
-			MemoryBytes:   DefaultMemoryBytes,
+			ID:          key(t),
+			Command:     []string{ReplayCommand},
+			CPU:         wfCores(m, lim),
+			MemoryBytes: DefaultMemoryBytes,
 			// A recorded runtime below zero is clock skew in the recording, not a request:
 			// the task took no measurable time.
 			ReplaySeconds: max(0, m.RuntimeInSeconds),
