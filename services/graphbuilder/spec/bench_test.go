@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 )
@@ -58,4 +60,25 @@ func BenchmarkParseNative100k(b *testing.B) {
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/task")
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/n, "B/task")
+}
+
+// BenchmarkParseWfFormatTrace imports the largest shared trace (bwa medium, 1,004 tasks,
+// 2.6 MB) to give the per-task cost of WfFormat import.
+func BenchmarkParseWfFormatTrace(b *testing.B) {
+	shared := sharedDir(b)
+	data, err := os.ReadFile(filepath.Join(shared, "traces", "makeflow", "bwa", "bwa-chameleon-medium-001.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		w, err := Parse(data, DefaultLimits())
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(w.Tasks)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/task")
 }

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -206,7 +207,7 @@ func ExportWfFormat(w *Workflow, runs []Run) ([]byte, error) {
 }
 
 // ErrEmptyWorkflow is returned when there is nothing to export.
-var ErrEmptyWorkflow = fmt.Errorf("workflow has no tasks")
+var ErrEmptyWorkflow = errors.New("workflow has no tasks")
 
 func marshalExport(out wfOut) ([]byte, error) {
 	b, err := json.MarshalIndent(out, "", "  ")
