@@ -171,10 +171,20 @@ func (d *nativeDecoder) str(m map[string]any, prefix, key string) (string, bool)
 	}
 	s, ok := v.(string)
 	if !ok {
-		d.p.add(d.task, prefix+key, "must be a string")
+		d.p.add(d.task, prefix+key, "%s", notString(v))
 		return "", false
 	}
 	return s, true
+}
+
+// notString explains a non-string where a string belongs; YAML turns unquoted numbers and
+// yes/no into numbers and booleans, which is the usual cause.
+func notString(v any) string {
+	switch v.(type) {
+	case json.Number, float64, int, int64, uint64, bool:
+		return fmt.Sprintf("must be a string, got %v (quote it: \"%v\")", v, v)
+	}
+	return "must be a string"
 }
 
 func (d *nativeDecoder) strList(m map[string]any, prefix, key string) []string {
@@ -191,7 +201,7 @@ func (d *nativeDecoder) strList(m map[string]any, prefix, key string) []string {
 	for i, x := range list {
 		s, ok := x.(string)
 		if !ok {
-			d.p.add(d.task, fmt.Sprintf("%s%s[%d]", prefix, key, i), "must be a string")
+			d.p.add(d.task, fmt.Sprintf("%s%s[%d]", prefix, key, i), "%s", notString(x))
 			continue
 		}
 		out = append(out, s)
@@ -218,7 +228,7 @@ func (d *nativeDecoder) strMap(m map[string]any, prefix, key string) map[string]
 	for _, k := range keys {
 		s, ok := obj[k].(string)
 		if !ok {
-			d.p.add(d.task, prefix+key+"."+k, "must be a string")
+			d.p.add(d.task, prefix+key+"."+k, "%s", notString(obj[k]))
 			continue
 		}
 		out[k] = s

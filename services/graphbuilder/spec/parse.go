@@ -38,6 +38,7 @@ func Parse(data []byte, lim Limits) (*Workflow, error) {
 		// Past a limit, stop: validating would do the work the limit exists to prevent.
 		return nil, p.err()
 	}
+	p.sealDecoding()
 	validate(w, lim, &p)
 	if err := p.err(); err != nil {
 		return nil, err

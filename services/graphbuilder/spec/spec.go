@@ -174,9 +174,24 @@ type problems struct {
 	list     []events.Problem
 	dropped  int
 	tooLarge bool
+	// decoded holds the fields that already have a decoding problem (wrong type, bad
+	// quantity), so validation does not report the same field again as missing.
+	decoded map[string]bool
+}
+
+// sealDecoding marks the end of decoding: later problems on a field that already has one
+// are left out.
+func (p *problems) sealDecoding() {
+	p.decoded = make(map[string]bool, len(p.list))
+	for _, q := range p.list {
+		p.decoded[q.Field] = true
+	}
 }
 
 func (p *problems) add(task, field, format string, args ...any) {
+	if p.decoded[field] {
+		return
+	}
 	if len(p.list) >= maxProblems {
 		p.dropped++
 		return
