@@ -99,7 +99,8 @@ type wfOutMachine struct {
 // utilisation (avgCPU = CPU seconds / runtime, in percent) and peak memory of runs, so
 // Foresight's history can be read by WfCommons' tools. When a task ran more than once the
 // last attempt (latest StartedAt) is recorded. Tasks without a run appear in the
-// specification only. Ids outside WfFormat's id alphabet are rewritten ('_' for each
+// specification only. A task's InputBytes is exported as one input file of that size.
+// Ids outside WfFormat's id alphabet are rewritten ('_' for each
 // other character, with a numeric suffix if that collides) consistently everywhere.
 func ExportWfFormat(w *Workflow, runs []Run) ([]byte, error) {
 	if w == nil || len(w.Tasks) == 0 {
@@ -134,8 +135,16 @@ func ExportWfFormat(w *Workflow, runs []Run) ([]byte, error) {
 		if kids == nil {
 			kids = []string{}
 		}
+		inputs := []string{}
+		if t.InputBytes > 0 {
+			// Foresight knows a task's total input size, not its files: one file stands for
+			// them so that the size survives the round trip through WfFormat.
+			f := ids[t.ID] + ".inputs"
+			inputs = append(inputs, f)
+			spec.Files = append(spec.Files, wfFile{ID: f, SizeInBytes: float64(t.InputBytes)})
+		}
 		spec.Tasks[i] = wfOutSpecTask{Name: ids[t.ID], ID: ids[t.ID], Category: t.Category,
-			Parents: parents, Children: kids, InputFiles: []string{}, OutputFiles: []string{}}
+			Parents: parents, Children: kids, InputFiles: inputs, OutputFiles: []string{}}
 	}
 
 	last := make(map[string]Run, len(runs))

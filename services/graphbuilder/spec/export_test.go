@@ -107,6 +107,7 @@ func TestExportRoundTripValidates(t *testing.T) {
 				require.InDelta(t, runs[i].RuntimeSeconds, tk.ReplaySeconds, 1e-9, orig.ID)
 				require.Equal(t, runs[i].PeakRSSBytes, tk.MemoryBytes, orig.ID)
 				require.Equal(t, orig.Category, tk.Category, orig.ID)
+				require.Equal(t, orig.InputBytes, tk.InputBytes, orig.ID)
 			}
 		})
 	}
