@@ -30,7 +30,7 @@ func Parse(data []byte, lim Limits) (*Workflow, error) {
 
 	var w *Workflow
 	if trimmed[0] == '{' {
-		w = parseJSON(trimmed, lim, &p)
+		w = parseJSON(data, lim, &p) // untrimmed, so error lines count from the top
 	} else {
 		w = parseYAML(data, lim, &p)
 	}

@@ -99,10 +99,10 @@ func parseWfFormat(data []byte, lim Limits, p *problems) *Workflow {
 		return nil
 	}
 	var tasks []wfTask
-	format := FormatWfFormat14
+	format, path := FormatWfFormat14, "workflow.tasks"
 	switch {
 	case doc.Workflow.Specification != nil:
-		format = FormatWfFormat15
+		format, path = FormatWfFormat15, "workflow.specification.tasks"
 		tasks = wf15Tasks(&doc)
 	case len(doc.Workflow.Tasks) > 0:
 		tasks = wf14Tasks(doc.Workflow.Tasks)
@@ -110,7 +110,7 @@ func parseWfFormat(data []byte, lim Limits, p *problems) *Workflow {
 		tasks = wf14Tasks(doc.Workflow.Jobs)
 	}
 	if len(tasks) > lim.MaxTasks {
-		p.limit("", "workflow.tasks", "%d tasks exceed the limit of %d", len(tasks), lim.MaxTasks)
+		p.limit("", path, "%d tasks exceed the limit of %d", len(tasks), lim.MaxTasks)
 		return nil
 	}
 
@@ -163,7 +163,7 @@ func parseWfFormat(data []byte, lim Limits, p *problems) *Workflow {
 		for _, ref := range t.children {
 			j, ok := resolve[ref]
 			if !ok {
-				p.add(key(t), fmt.Sprintf("workflow.tasks[%d].children", i), "unknown child %q", ref)
+				p.add(key(t), fmt.Sprintf("%s[%d].children", path, i), "unknown child %q", ref)
 				continue
 			}
 			deps[j] = append(deps[j], key(t))
