@@ -176,3 +176,21 @@ func TestFamilyFromName(t *testing.T) {
 	require.Equal(t, "srasearch", FamilyFromFilename("/x/pegasus/srasearch/srasearch-chameleon-10a-001.json"))
 	require.Equal(t, "", FamilyFromFilename("001.json"))
 }
+
+func TestWfFormatAsYAML(t *testing.T) {
+	t.Parallel()
+	w := mustParse(t, `
+name: yaml-instance-0
+schemaVersion: "1.4"
+workflow:
+  tasks:
+    - {name: a_ID1, id: ID1, parents: [], runtimeInSeconds: 3}
+    - {name: b_ID2, id: ID2, parents: [a_ID1], runtimeInSeconds: 4}
+`)
+	require.Equal(t, FormatWfFormat14, w.Format)
+	require.Equal(t, "yaml-instance", w.Family)
+	require.Equal(t, []string{"a_ID1"}, w.Tasks[1].DependsOn)
+
+	se := problemsOf(t, "name: x\ntasks: []\n---\nname: y\n", DefaultLimits())
+	require.Contains(t, se.Problems[0].Reason, "more than one document")
+}
