@@ -36,6 +36,25 @@
 // A Run overlays one workflow execution on the shared model. Tasks of one run share a
 // machine type, a data set and a load level, so their residuals against history are
 // correlated: the run's median residual for a signature (shrunk by count, s/(s+k)) shifts
-// that signature's prediction. With no history at all the siblings themselves are fitted. This is the online re-estimation used by Ferreira da Silva
+// that signature's prediction. With no history at all the siblings themselves are fitted.
+//
+// Siblings are censored data: those that finish first are the short ones. When the shell
+// reports dispatches (Run.Started, Run.StartedAt), k finished of d started are treated as
+// the k smallest of d (order statistics), and with times (ObserveAt, PredictAt) a sibling
+// still running counts as at least its elapsed time — the lower-bound reasoning of
+// Kaplan–Meier estimation. Run.Finish reports the run's offset per signature back to the
+// model, which pools them per family into a between-run spread (a random-effects view:
+// within-run and between-run deviations add in quadrature) that widens P90 and P99 where
+// runs drift and that siblings shrink as they reveal the run's offset.
+//
+// # How the shell calls it
+//
+//	m := model.New(model.DefaultConfig())       // or json.Unmarshal persisted state
+//	m.Observe(o)                                  // every task-observed, any workflow
+//	run := m.NewRun()                             // per running workflow
+//	run.StartedAt(q, t)                           // at dispatch
+//	p := run.PredictAt(q, t)                      // when planning or re-planning a task
+//	run.ObserveAt(o, t)                           // when a task of this run finishes
+//	run.Finish()                                  // when the workflow completes This is the online re-estimation used by Ferreira da Silva
 // et al. (2013) and, in spirit, by Dask's per-prefix duration averages, but robust.
 package model

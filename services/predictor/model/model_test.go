@@ -215,3 +215,48 @@ func TestSiblingsCorrectMemory(t *testing.T) {
 	require.Greater(t, p.MemoryP50, int64(200<<20))
 	require.GreaterOrEqual(t, p.MemoryP90, int64(250<<20))
 }
+
+func TestRunningSiblingsRaiseTheFloor(t *testing.T) {
+	t.Parallel()
+	m := New(DefaultConfig())
+	for range 10 {
+		m.Observe(obs("s", 1, 0))
+	}
+	q := Query{Signature: "s", Family: "fam", Category: "cat-s"}
+	tests := []struct {
+		name    string
+		started []float64
+		now     float64
+		raised  bool
+	}{
+		{name: "too few siblings", started: []float64{0, 0}, now: 30, raised: false},
+		{name: "not yet overdue", started: []float64{0, 0, 0, 0}, now: 0.5, raised: false},
+		{name: "overdue siblings", started: []float64{0, 0, 0, 0}, now: 30, raised: true},
+		{name: "unknown start times", started: []float64{math.NaN(), math.NaN(), math.NaN()}, now: 30, raised: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := m.NewRun()
+			for _, s := range tc.started {
+				r.StartedAt(q, s)
+			}
+			p := r.PredictAt(q, tc.now)
+			if tc.raised {
+				require.InDelta(t, tc.now, p.P50, 1e-9)
+				require.Equal(t, SourceSiblings, p.Source)
+			} else {
+				require.Less(t, p.P50, 2.0)
+			}
+		})
+	}
+	// Finishing removes the matching running sibling.
+	r := m.NewRun()
+	for _, s := range []float64{0, 10, 20} {
+		r.StartedAt(q, s)
+	}
+	r.ObserveAt(obs("s", 5, 0), 15)
+	require.Equal(t, []float64{0, 20}, r.running["s\x00s"])
+	r.Observe(obs("s", 5, 0))
+	require.Equal(t, []float64{20}, r.running["s\x00s"])
+}

@@ -371,7 +371,7 @@ func scoreRun(m *Model, hist *baseline, tr trace, start, finish []float64, finis
 		for fi < len(finishOrder) && finish[finishOrder[fi]] <= start[i] {
 			j := finishOrder[fi]
 			if tr.tasks[j].runtime > 0 {
-				run.Observe(tr.tasks[j].observation(fam))
+				run.ObserveAt(tr.tasks[j].observation(fam), finish[j])
 				base.observe(tr.tasks[j].signature(fam), tr.tasks[j].runtime)
 			}
 			fi++
@@ -380,8 +380,8 @@ func scoreRun(m *Model, hist *baseline, tr trace, start, finish []float64, finis
 		if t.runtime <= 0 {
 			continue
 		}
-		p := run.Predict(t.query(fam))
-		run.Started(t.query(fam))
+		p := run.PredictAt(t.query(fam), start[i])
+		run.StartedAt(t.query(fam), start[i])
 		l, e := base.predict(t.signature(fam))
 		sc.n++
 		if t.runtime <= p.P90 {

@@ -20,8 +20,10 @@ type Run struct {
 	// memDev holds, per signature key, finished siblings' log peak-memory residuals
 	// against history's median.
 	memDev map[string][]float64
-	// started counts tasks dispatched per signature key (see Started).
+	// started counts tasks dispatched per signature key (see Started), and running holds
+	// the start times (NaN when unknown) of those not finished yet.
 	started map[string]int
+	running map[string][]float64
 	// fam maps a signature key to its family key, for Finish.
 	fam map[string]string
 }
@@ -31,21 +33,64 @@ const runKey = "r"
 
 // NewRun starts the sibling overlay for one workflow execution.
 func (m *Model) NewRun() *Run {
-	return &Run{m: m, local: map[string]*series{}, dev: map[string][]float64{}, started: map[string]int{}, fam: map[string]string{}, memDev: map[string][]float64{}}
+	return &Run{m: m, local: map[string]*series{}, dev: map[string][]float64{}, started: map[string]int{}, running: map[string][]float64{}, fam: map[string]string{}, memDev: map[string][]float64{}}
 }
 
 // Started records that a task of this run was dispatched. It is optional but makes
 // sibling estimates honest: the siblings that finish first are the short ones, so k
 // finished out of d started are the k smallest of d, not a fair sample of them. Without
 // Started calls every finished sibling is treated as a fair sample.
-func (r *Run) Started(q Query) {
+func (r *Run) Started(q Query) { r.StartedAt(q, math.NaN()) }
+
+// StartedAt is Started with the dispatch time, in seconds on any clock the caller also
+// uses for ObserveAt and PredictAt (e.g. seconds since the workflow started). With times,
+// a sibling still running is known to take at least its elapsed time, which PredictAt
+// uses before any sibling has finished.
+func (r *Run) StartedAt(q Query, atSeconds float64) {
 	if sk, _, _ := keyChain(q.Signature, q.Family, q.Category); sk != "" {
 		r.started[sk]++
+		r.running[sk] = append(r.running[sk], atSeconds)
 	}
+}
+
+// ObserveAt is Observe with the finish time, which tells which running sibling ended.
+func (r *Run) ObserveAt(o Observation, atSeconds float64) {
+	r.finishRunning(o, atSeconds-o.RuntimeSeconds)
+	r.observe(o)
 }
 
 // Observe records a finished task of this run.
 func (r *Run) Observe(o Observation) {
+	r.finishRunning(o, math.NaN())
+	r.observe(o)
+}
+
+// finishRunning drops the running entry whose start is closest to startedAt; with no
+// time, an entry with an unknown start, else the earliest.
+func (r *Run) finishRunning(o Observation, startedAt float64) {
+	sk, _, _ := keyChain(o.Signature, o.Family, o.Category)
+	starts := r.running[sk]
+	if len(starts) == 0 {
+		return
+	}
+	best := -1
+	if math.IsNaN(startedAt) {
+		best = slices.IndexFunc(starts, math.IsNaN)
+		if best < 0 {
+			best = slices.Index(starts, slices.Min(starts))
+		}
+	} else {
+		for i, s := range starts {
+			if !math.IsNaN(s) && (best < 0 || math.Abs(s-startedAt) < math.Abs(starts[best]-startedAt)) {
+				best = i
+			}
+		}
+		best = max(best, 0)
+	}
+	r.running[sk] = slices.Delete(starts, best, best+1)
+}
+
+func (r *Run) observe(o Observation) {
 	if !(o.RuntimeSeconds > 0) || math.IsInf(o.RuntimeSeconds, 0) {
 		return
 	}
@@ -153,6 +198,55 @@ func (r *Run) Predict(q Query) Prediction {
 	}
 	return e.prediction()
 }
+
+// PredictAt is Predict at nowSeconds, using siblings still running as evidence: each
+// takes at least its elapsed time, so the median of the started siblings is at least the
+// median of their runtimes (finished) and elapsed times (running). When that bound
+// exceeds the prediction, the prediction moves up to it. The bound needs three
+// started siblings, so one straggler cannot drag every prediction.
+func (r *Run) PredictAt(q Query, nowSeconds float64) Prediction {
+	p := r.Predict(q)
+	sk, _, _ := keyChain(q.Signature, q.Family, q.Category)
+	starts := r.running[sk]
+	if len(starts) == 0 || math.IsNaN(nowSeconds) {
+		return p
+	}
+	var lb []float64
+	maxDone := 0.0
+	if l := r.local[sk]; l != nil {
+		for _, o := range l.Obs {
+			lb = append(lb, o.Rt)
+			maxDone = max(maxDone, o.Rt)
+		}
+	}
+	known := 0
+	for _, s := range starts {
+		switch {
+		case !math.IsNaN(s) && nowSeconds > s:
+			lb = append(lb, nowSeconds-s)
+			known++
+		default:
+			// Without a start time, a sibling still running has at least outlasted the
+			// ones that finished if it started with them; assume no more.
+			lb = append(lb, maxDone)
+		}
+	}
+	if known == 0 || len(lb) < minRunningEvidence {
+		return p
+	}
+	floor := median(lb)
+	if floor <= p.P50 || p.P50 <= 0 {
+		return p
+	}
+	f := floor / p.P50
+	p.P50, p.P90, p.P99 = p.P50*f, min(p.P90*f, maxSeconds), min(p.P99*f, maxSeconds)
+	p.Source = SourceSiblings
+	return p
+}
+
+// minRunningEvidence is how many started siblings PredictAt needs before their elapsed
+// times may raise a prediction.
+const minRunningEvidence = 3
 
 // Finish tells the model how far this run sat from history: for each signature with
 // history, the median residual of its tasks. The model pools these per family to size the
