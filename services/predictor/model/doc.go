@@ -20,9 +20,15 @@
 //     task-characterisation studies (Ferreira da Silva et al., "Toward fine-grained online
 //     task characteristics estimation in scientific workflows", WORKS 2013) rather than a
 //     Gaussian assumption.
-//   - Peak memory is modelled the same way on log bytes; CPU is the median of used cores
-//     (CPU seconds / wall seconds).
-//   - A sparsely observed signature is shrunk toward its parent key (empirical Bayes).
+//   - Beyond the input sizes a key has seen, runtime follows a prior elasticity (0.5 in
+//     log-log, between constant and linear work) with P90/P99 widened per log unit of
+//     extrapolation; a thousandfold jump is taken for a change in what was counted as
+//     input and ignored.
+//   - Peak memory is modelled as a robust location and residual quantiles on log bytes;
+//     CPU is the median of used cores (CPU seconds / wall seconds).
+//   - A sparsely observed signature is shrunk toward its category within the family
+//     (empirical Bayes); never toward the whole family, whose tasks differ by orders of
+//     magnitude.
 //
 // Updates are online: Observe appends to a ring buffer and invalidates a cached fit, so no
 // batch retraining is ever needed and memory per key is bounded by Config.Window.
@@ -37,6 +43,8 @@
 // machine type, a data set and a load level, so their residuals against history are
 // correlated: the run's median residual for a signature (shrunk by count, s/(s+k)) shifts
 // that signature's prediction. With no history at all the siblings themselves are fitted.
+// This is the online re-estimation used by Ferreira da Silva et al. (2013) and, in spirit,
+// by Dask's per-prefix duration averages, but robust.
 //
 // Siblings are censored data: those that finish first are the short ones. When the shell
 // reports dispatches (Run.Started, Run.StartedAt), k finished of d started are treated as
@@ -55,6 +63,5 @@
 //	run.StartedAt(q, t)                           // at dispatch
 //	p := run.PredictAt(q, t)                      // when planning or re-planning a task
 //	run.ObserveAt(o, t)                           // when a task of this run finishes
-//	run.Finish()                                  // when the workflow completes This is the online re-estimation used by Ferreira da Silva
-// et al. (2013) and, in spirit, by Dask's per-prefix duration averages, but robust.
+//	run.Finish()                                  // when the workflow completes
 package model
