@@ -69,14 +69,23 @@ func fifoRunnable(s *sim) []int {
 // placeFirstFit starts each runnable task on the oldest ready VM with room and returns the
 // tasks left waiting.
 func placeFirstFit(s *sim) []int {
+	var open []*simVM
+	for _, v := range s.vms {
+		if v.ready && !v.released() && v.freeCores > 1e-9 {
+			open = append(open, v)
+		}
+	}
 	var pending []int
 	for _, i := range fifoRunnable(s) {
 		t := &s.tr.Tasks[i]
 		placed := false
-		for _, v := range s.vms {
-			if v.ready && !v.released() && v.fits(t) {
+		for k, v := range open {
+			if v.fits(t) {
 				s.place(i, v)
 				placed = true
+				if v.freeCores <= 1e-9 {
+					open = append(open[:k], open[k+1:]...)
+				}
 				break
 			}
 		}
@@ -130,25 +139,33 @@ func (r *reactive) step(s *sim) error {
 	}
 	// Pending tasks first claim room on VMs still booting; only the rest trigger launches,
 	// as Karpenter counts in-flight nodeclaims.
-	shadow := map[int][2]float64{}
+	type room struct {
+		cores float64
+		mem   int64
+	}
+	var shadow []room
 	for _, v := range s.vms {
 		if !v.ready && !v.released() {
-			shadow[v.id] = [2]float64{v.freeCores, float64(v.freeMem)}
+			shadow = append(shadow, room{v.freeCores, v.freeMem})
 		}
 	}
-	var launched []*simVM
+	n, cores := s.allocated()
 	for _, i := range pending {
 		t := &s.tr.Tasks[i]
 		claimed := false
-		for _, v := range s.vms {
-			room, ok := shadow[v.id]
-			if ok && room[0]+1e-9 >= t.CPU && room[1] >= float64(t.Memory) {
-				shadow[v.id] = [2]float64{room[0] - t.CPU, room[1] - float64(t.Memory)}
+		for k := range shadow {
+			if shadow[k].cores+1e-9 >= t.CPU && shadow[k].mem >= t.Memory {
+				shadow[k].cores -= t.CPU
+				shadow[k].mem -= t.Memory
 				claimed = true
+				if shadow[k].cores <= 1e-9 {
+					shadow = append(shadow[:k], shadow[k+1:]...)
+				}
 				break
 			}
 		}
-		if claimed || !s.withinQuota(r.typ) {
+		q := s.cat.Quotas
+		if claimed || (q.MaxVMs > 0 && n+1 > q.MaxVMs) || (q.MaxCores > 0 && cores+r.typ.Cores > q.MaxCores+1e-9) {
 			continue
 		}
 		tier := events.TierCold
@@ -157,13 +174,12 @@ func (r *reactive) step(s *sim) error {
 			r.warm.n--
 		}
 		v := s.request(r.typ, tier, s.now)
-		launched = append(launched, v)
-		shadow[v.id] = [2]float64{v.freeCores - t.CPU, float64(v.freeMem - t.Memory)}
+		n, cores = n+1, cores+r.typ.Cores
+		shadow = append(shadow, room{v.freeCores - t.CPU, v.freeMem - t.Memory})
 	}
 	if len(s.vms) == 0 && len(pending) > 0 {
 		return fmt.Errorf("%s: quota admits no %s: %w", s.tr.Name, r.typ.Name, ErrStuck)
 	}
-	_ = launched
 	return nil
 }
 

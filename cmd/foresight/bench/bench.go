@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/foresight-run/foresight/pkg/catalog"
+	"github.com/foresight-run/foresight/services/predictor/model"
 	"github.com/foresight-run/foresight/services/predictor/policy"
 )
 
@@ -51,6 +52,9 @@ type Options struct {
 	// balanced); empty means balanced.
 	Objective string
 
+	// NoReplan makes foresight and oracle follow their first plan to the end.
+	NoReplan bool
+
 	// planMaker replaces the planner in tests.
 	planMaker planMaker
 }
@@ -65,6 +69,8 @@ type RunRow struct {
 	CostUSD                   float64 `json:"cost_usd"`
 	MakespanLowerBoundSeconds float64 `json:"makespan_lower_bound_seconds"`
 	CostLowerBoundUSD         float64 `json:"cost_lower_bound_usd"`
+	// Replans counts the re-plans drift triggered (foresight and oracle).
+	Replans int `json:"replans,omitempty"`
 }
 
 // PredictionRow is one method's prediction accuracy on one trace.
@@ -156,10 +162,10 @@ func Run(opts Options) (*Result, error) {
 				return nil, err
 			}
 			act := ag.actions[dec.action]
-			if execs[PolicyForesight], err = executePlanned(tr, mk, dec.durations(act), act, opts, seed); err != nil {
+			if execs[PolicyForesight], err = executePlanned(tr, mk, dec.durations(act), act, opts, seed, foresightLive(h.model, tr, act)); err != nil {
 				return nil, fmt.Errorf("%s on %s: %w", PolicyForesight, tr.Name, err)
 			}
-			if execs[PolicyOracle], err = executePlanned(tr, mk, trueRuntimes(tr), oracleAction(), opts, seed); err != nil {
+			if execs[PolicyOracle], err = executePlanned(tr, mk, trueRuntimes(tr), oracleAction(), opts, seed, oracleLive(tr)); err != nil {
 				return nil, fmt.Errorf("%s on %s: %w", PolicyOracle, tr.Name, err)
 			}
 		}
@@ -180,7 +186,7 @@ func Run(opts Options) (*Result, error) {
 			res.Runs = append(res.Runs, RunRow{
 				Trace: tr.Name, Family: tr.Family, Tasks: len(tr.Tasks), Policy: pol,
 				MakespanSeconds: ex.makespan, CostUSD: ex.cost,
-				MakespanLowerBoundSeconds: ex.makespanLB, CostLowerBoundUSD: costLB,
+				MakespanLowerBoundSeconds: ex.makespanLB, CostLowerBoundUSD: costLB, Replans: ex.replans,
 			})
 		}
 		// Accuracy is measured at the dispatches of the run foresight executed (or, without
@@ -222,6 +228,7 @@ type execution struct {
 	makespan, cost float64
 	makespanLB     float64
 	hotAtStart     bool
+	replans        int
 	sim            *sim
 	plan           *execPlan
 }
@@ -236,8 +243,32 @@ func finishExecution(s *sim) *execution {
 	return ex
 }
 
-// executePlanned plans on dur with the knobs of a and executes the plan on true runtimes.
-func executePlanned(tr *Trace, mk planMaker, dur []float64, a policy.Action, opts Options, seed uint64) (*execution, error) {
+// live is how a planned execution adapts while it runs: finished tasks go to the
+// predictor's run overlay and re-plans use its dispatch-time estimates. nil: follow the
+// first plan to the end.
+type live struct {
+	observe func(task int)
+	durNow  func(task int) float64
+}
+
+// foresightLive is the production loop: the model's run overlay learns from finished
+// siblings and re-plans plan at the action's quantile.
+func foresightLive(m *model.Model, tr *Trace, a policy.Action) *live {
+	run := m.NewRun()
+	return &live{
+		observe: func(i int) { run.Observe(observation(tr, &tr.Tasks[i], tr.Tasks[i].Runtime)) },
+		durNow:  func(i int) float64 { return run.Predict(query(tr, &tr.Tasks[i])).Quantile(a.RuntimeQuantile) },
+	}
+}
+
+// oracleLive re-plans on true runtimes (drift then only comes from launch latencies).
+func oracleLive(tr *Trace) *live {
+	return &live{durNow: func(i int) float64 { return tr.Tasks[i].Runtime }}
+}
+
+// executePlanned plans on dur with the knobs of a and executes the plan on true runtimes,
+// re-planning on drift when lv is given.
+func executePlanned(tr *Trace, mk planMaker, dur []float64, a policy.Action, opts Options, seed uint64, lv *live) (*execution, error) {
 	p, err := mk(opts.Catalog, tr, dur, a, opts.Objective)
 	if err != nil {
 		return nil, err
@@ -246,12 +277,16 @@ func executePlanned(tr *Trace, mk planMaker, dur []float64, a policy.Action, opt
 	if err != nil {
 		return nil, err
 	}
+	if lv != nil && !opts.NoReplan {
+		e.adapt = &adaptation{observe: lv.observe, replan: plannerReplan(opts.Catalog, tr, a, opts.Objective, lv.durNow)}
+	}
 	s := newSim(tr, opts.Catalog, seed)
 	if err := s.run(e); err != nil {
 		return nil, err
 	}
 	ex := finishExecution(s)
 	ex.plan = p
+	ex.replans = e.replans
 	return ex, nil
 }
 

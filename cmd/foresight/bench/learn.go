@@ -120,7 +120,7 @@ func learningCurve(opts Options, mk planMaker) (*LearningCurve, error) {
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				execs[ai], errs[ai] = executePlanned(tr, mk, dec.durations(a), a, opts, seed)
+				execs[ai], errs[ai] = executePlanned(tr, mk, dec.durations(a), a, opts, seed, foresightLive(h.model, tr, a))
 			}()
 		}
 		wg.Wait()

@@ -142,7 +142,7 @@ func plotCapacity(ex *execution, tr *Trace, title string) (*plot.Plot, error) {
 	for _, tier := range []string{events.TierHot, events.TierWarm, events.TierCold} {
 		d := map[float64]float64{}
 		for _, v := range ex.sim.vms {
-			if v.tier != tier {
+			if v.tier != tier || v.cancelled {
 				continue
 			}
 			from := v.readyAt

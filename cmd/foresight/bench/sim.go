@@ -73,6 +73,8 @@ type simVM struct {
 	standbyFrom float64
 	// hotFrom is when a hot-tier VM was already running for this workflow (bill from it).
 	hotFrom float64
+	// cancelled marks a launch released before it was ready: never billed.
+	cancelled bool
 }
 
 func (v *simVM) released() bool { return !math.IsNaN(v.releaseAt) }
@@ -98,6 +100,7 @@ type sim struct {
 	started     []bool
 	start       []float64
 	finish      []float64
+	doneTask    []bool
 	vmOf        []int
 	done        int
 
@@ -113,7 +116,7 @@ func newSim(tr *Trace, cat catalog.Catalog, seed uint64) *sim {
 		tr: tr, cat: cat, rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)),
 		waitParents: make([]int, n), runnable: make([]bool, n), runnableAt: make([]float64, n),
 		started: make([]bool, n), start: make([]float64, n), finish: make([]float64, n),
-		vmOf: make([]int, n), wakes: map[float64]bool{},
+		doneTask: make([]bool, n), vmOf: make([]int, n), wakes: map[float64]bool{},
 	}
 	for i := range tr.Tasks {
 		s.waitParents[i] = len(tr.Tasks[i].Parents)
@@ -189,11 +192,18 @@ func (s *sim) place(i int, v *simVM) {
 	s.push(s.now+t.Runtime, evTaskDone, i)
 }
 
-// release ends v's running interval now.
+// release ends v's running interval now. A VM released before it is ready is a cancelled
+// launch: clouds do not bill a VM that never reached the running state.
 func (s *sim) release(v *simVM) {
-	if !v.released() {
-		v.releaseAt = max(s.now, v.readyAt)
+	if v.released() {
+		return
 	}
+	if !v.ready {
+		v.cancelled = true
+		v.releaseAt = s.now
+		return
+	}
+	v.releaseAt = max(s.now, v.readyAt)
 }
 
 // wake makes the simulation call the policy again at t.
@@ -220,8 +230,9 @@ func (s *sim) run(p controller) error {
 			e := heap.Pop(&s.events).(event)
 			switch e.kind {
 			case evVMReady:
-				v := s.vms[e.ref]
-				v.ready = true
+				if v := s.vms[e.ref]; !v.cancelled {
+					v.ready = true
+				}
 			case evTaskDone:
 				s.taskDone(e.ref)
 			}
@@ -241,6 +252,7 @@ func (s *sim) run(p controller) error {
 
 func (s *sim) taskDone(i int) {
 	s.done++
+	s.doneTask[i] = true
 	s.finish[i] = s.now
 	v := s.vms[s.vmOf[i]]
 	t := &s.tr.Tasks[i]
@@ -259,6 +271,9 @@ func (s *sim) taskDone(i int) {
 	}
 }
 
+// isRunning reports whether task i has started and not finished.
+func (s *sim) isRunning(i int) bool { return s.started[i] && !s.doneTask[i] }
+
 // makespan is when the last task finished.
 func (s *sim) makespan() float64 {
 	m := 0.0
@@ -273,6 +288,9 @@ func (s *sim) makespan() float64 {
 func (s *sim) cost() float64 {
 	c := s.standbyCost
 	for _, v := range s.vms {
+		if v.cancelled {
+			continue
+		}
 		from := v.readyAt
 		if !math.IsNaN(v.hotFrom) {
 			from = min(from, v.hotFrom)
