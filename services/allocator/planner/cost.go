@@ -1,8 +1,6 @@
 package planner
 
 import (
-	"math"
-
 	"github.com/foresight-run/foresight/pkg/catalog"
 )
 
@@ -25,7 +23,7 @@ func Cost(plan Plan, cat catalog.Catalog) float64 {
 		}
 		total += cat.BilledCost(*t, v.ReleaseAt-v.ReadyAt)
 		if v.Resumes >= 0 && v.Resumes < len(plan.VMs) {
-			total += t.WarmCostPerSecond * math.Max(0, v.RequestAt-plan.VMs[v.Resumes].ReleaseAt)
+			total += t.WarmCostPerSecond * max(0, v.RequestAt-plan.VMs[v.Resumes].ReleaseAt)
 		}
 	}
 	return total

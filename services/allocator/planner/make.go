@@ -264,7 +264,7 @@ func newState(in Input) (*state, error) {
 		if !fitsSomeType(s.types, s.cpu[i], s.mem[i], in.Catalog.Quotas) {
 			return nil, fmt.Errorf("%w: task %d (%s) needs %.2f cores and %d bytes", ErrUnschedulable, i, t.ID, s.cpu[i], s.mem[i])
 		}
-		s.minCPU = math.Min(s.minCPU, s.cpu[i])
+		s.minCPU = min(s.minCPU, s.cpu[i])
 		if s.mem[i] < s.minMem {
 			s.minMem = s.mem[i]
 		}
@@ -305,11 +305,11 @@ func newState(in Input) (*state, error) {
 		}
 		vm := &s.vms[v]
 		seg := &s.plan.VMs[vm.seg]
-		seg.RequestAt = math.Min(seg.RequestAt, f.Start)
+		seg.RequestAt = min(seg.RequestAt, f.Start)
 		seg.ReadyAt = seg.RequestAt
-		vm.busyUntil = math.Max(vm.busyUntil, f.Finish)
+		vm.busyUntil = max(vm.busyUntil, f.Finish)
 		s.placed[f.Task] = true
-		s.plan.Placements[f.Task] = Placement{Task: f.Task, VM: int(vm.seg), Start: f.Start, Finish: math.Max(f.Finish, f.Start)}
+		s.plan.Placements[f.Task] = Placement{Task: f.Task, VM: int(vm.seg), Start: f.Start, Finish: max(f.Finish, f.Start)}
 		if f.Finish <= in.Now {
 			done[f.Task] = true
 			s.dur[f.Task] = 0
@@ -339,7 +339,7 @@ func newState(in Input) (*state, error) {
 		if v, ok := fixedVM[p.ID]; ok {
 			vm := &s.vms[v]
 			if vm.running == 0 && p.Tier == events.TierHot && !idleFixed[v] {
-				vm.idleSince = math.Max(vm.busyUntil, in.Now)
+				vm.idleSince = max(vm.busyUntil, in.Now)
 				s.idle[vm.typ] = append(s.idle[vm.typ], v)
 				idleFixed[v] = true
 			}
@@ -377,12 +377,12 @@ func newState(in Input) (*state, error) {
 			work += s.cpu[i] * s.dur[i]
 		}
 		if !done[i] {
-			cp = math.Max(cp, s.rank[i])
+			cp = max(cp, s.rank[i])
 		}
 	}
 	par := 1.0
 	if cp > 0 {
-		par = math.Max(1, work/cp)
+		par = max(1, work/cp)
 	}
 	s.lambda = in.Objective.Lambda + in.Objective.LambdaPerParallelCore*par
 	s.makespan = in.Now + cp
@@ -415,8 +415,8 @@ func (s *state) enqueue(i int32) {
 }
 
 func (s *state) dequeued(i int32) {
-	s.backlogCPU = math.Max(0, s.backlogCPU-s.cpu[i]*s.dur[i])
-	s.backlogMem = math.Max(0, s.backlogMem-float64(s.mem[i])*s.dur[i])
+	s.backlogCPU = max(0, s.backlogCPU-s.cpu[i]*s.dur[i])
+	s.backlogMem = max(0, s.backlogMem-float64(s.mem[i])*s.dur[i])
 }
 
 // addVM appends a machine with its first run and returns its index.
@@ -444,11 +444,13 @@ func (s *state) maybeOpen(v int32) {
 	}
 }
 
-// fitOpen returns the busy VM that holds task i soonest — a ready one now, or one still
-// starting at its ready time — with the least free cores among those (best fit keeps whole
-// VMs free to be released), and the start time; v is -1 when none holds it.
-func (s *state) fitOpen(i int32, t float64) (best int32, at float64) {
-	best, at = -1, math.Inf(1)
+// fitOpen finds the busy VM to share with task i: among those with room (ready now, or
+// still starting, from their ready time) the soonest start, then the least extension of the
+// VM's life (price × seconds the task would keep it running past its other tasks), then the
+// least free cores (best fit keeps other VMs free to be released). v is -1 when none has
+// room.
+func (s *state) fitOpen(i int32, t float64) (best int32, at, ext float64) {
+	best, at, ext = -1, math.Inf(1), math.Inf(1)
 	bestFree := math.Inf(1)
 	w := 0
 	for _, v := range s.open {
@@ -464,14 +466,15 @@ func (s *state) fitOpen(i int32, t float64) (best int32, at float64) {
 		}
 		start := t
 		if !vm.ready {
-			start = math.Max(t, vm.readyAt)
+			start = max(t, vm.readyAt)
 		}
-		if start < at || (start == at && vm.freeCPU < bestFree) {
-			best, at, bestFree = v, start, vm.freeCPU
+		e := s.types[vm.typ].PricePerSecond * max(0, start+s.dur[i]-vm.busyUntil)
+		if start < at || (start == at && (e < ext || (e == ext && vm.freeCPU < bestFree))) {
+			best, at, ext, bestFree = v, start, e, vm.freeCPU
 		}
 	}
 	s.open = s.open[:w]
-	return best, at
+	return best, at, ext
 }
 
 // place starts task i on VM v at time at.
@@ -487,10 +490,10 @@ func (s *state) place(i, v int32, at float64) {
 	vm.freeCPU -= s.cpu[i]
 	vm.freeMem -= s.mem[i]
 	end := at + s.dur[i]
-	vm.busyUntil = math.Max(vm.busyUntil, end)
+	vm.busyUntil = max(vm.busyUntil, end)
 	s.placed[i] = true
 	s.plan.Placements[i] = Placement{Task: i, VM: int(vm.seg), Start: at, Finish: end}
-	s.makespan = math.Max(s.makespan, at+s.rank[i])
+	s.makespan = max(s.makespan, at+s.rank[i])
 	s.running(i, end, 1)
 	s.pushEvent(end, evFinish, i)
 }
@@ -509,11 +512,11 @@ func (s *state) running(i int32, end, sign float64) {
 // horizon less what their running tasks still hold. It is what a new VM would be filled
 // with, in core-seconds and byte-seconds.
 func (s *state) uncovered(t, horizon, extraCPU, extraMem float64) (cpu, mem float64) {
-	heldCPU := math.Min(math.Max(0, s.runCPUFin-t*s.runCPU), s.liveCores*horizon)
-	heldMem := math.Min(math.Max(0, s.runMemFin-t*s.runMem), s.liveMem*horizon)
+	heldCPU := min(max(0, s.runCPUFin-t*s.runCPU), s.liveCores*horizon)
+	heldMem := min(max(0, s.runMemFin-t*s.runMem), s.liveMem*horizon)
 	cpu = s.backlogCPU + extraCPU - (s.liveCores*horizon - heldCPU)
 	mem = s.backlogMem + extraMem - (s.liveMem*horizon - heldMem)
-	return math.Max(cpu, extraCPU), math.Max(mem, extraMem)
+	return max(cpu, extraCPU), max(mem, extraMem)
 }
 
 func (s *state) run() error {
@@ -577,7 +580,7 @@ func (s *state) dispatch(t float64) error {
 	// ahead is the work of the tasks this dispatch left waiting: a task further down the
 	// queue that waits too starts only after it (and the running work) drains.
 	ahead := 0.0
-	held := math.Max(0, s.runCPUFin-t*s.runCPU)
+	held := max(0, s.runCPUFin-t*s.runCPU)
 	scanned := 0
 	for len(s.ready.a) > 0 {
 		i := s.ready.pop()
@@ -588,19 +591,27 @@ func (s *state) dispatch(t float64) error {
 			}
 			scanned++
 		}
-		if v, at := s.fitOpen(i, t); v >= 0 {
+		open, openAt, ext := s.fitOpen(i, t)
+		if open >= 0 && ext == 0 {
+			// Room inside a running VM's paid life: free.
 			s.dequeued(i)
-			s.place(i, v, at)
+			s.place(i, open, openAt)
 			continue
 		}
 		waitAt := math.Inf(1)
 		if len(s.events) > 0 && s.liveHolds(i) {
 			waitAt = s.events[0].t
 			if s.liveCores > 0 {
-				waitAt = math.Max(waitAt, t+(held+ahead)/s.liveCores)
+				waitAt = max(waitAt, t+(held+ahead)/s.liveCores)
 			}
 		}
-		c, err := s.decide(i, t, waitAt)
+		if !math.IsInf(waitAt, 1) && s.freeWait(i, t, waitAt) {
+			// Waiting delays nothing: no VM can beat it, skip the pipeline.
+			s.deferred = append(s.deferred, i)
+			ahead += s.cpu[i] * s.dur[i]
+			continue
+		}
+		c, err := s.decide(i, t, waitAt, open, openAt)
 		if err != nil {
 			return err
 		}
@@ -611,12 +622,25 @@ func (s *state) dispatch(t float64) error {
 		}
 		s.dequeued(i)
 		s.commit(i, c, t)
-		held = math.Max(0, s.runCPUFin-t*s.runCPU)
+		held = max(0, s.runCPUFin-t*s.runCPU)
 	}
 	for _, i := range s.deferred {
 		s.ready.push(i)
 	}
 	return nil
+}
+
+// freeWait reports whether task i can wait until waitAt without pushing the makespan
+// estimate or the deadline: then waiting scores lowest under the default pipeline (it
+// adds no VM and no delay), so dispatch skips the pipeline for it. A custom pipeline
+// with a scorer that prefers starting early sees such tasks once they have no slack left.
+func (s *state) freeWait(i int32, t, waitAt float64) bool {
+	o := &s.in.Objective
+	need := s.rank[i] * (1 + o.SlackReserve)
+	if waitAt+need > max(s.makespan, t+need) {
+		return false
+	}
+	return o.DeadlineSeconds <= 0 || waitAt+s.rank[i] <= max(s.makespan, o.DeadlineSeconds)
 }
 
 // liveHolds reports whether some VM the plan runs now could ever hold task i.
@@ -638,23 +662,22 @@ func (s *state) liveHolds(i int32) bool {
 // uses costs it all of P.
 func (s *state) money(i int32, k int, t, ahead float64, billed bool, extra float64) float64 {
 	tp := &s.types[k]
-	d := math.Max(s.dur[i], 1e-3)
+	d := max(s.dur[i], 1e-3)
 	run := d
 	if billed {
-		run = math.Max(d, s.in.Catalog.MinimumBillSeconds-ahead)
+		run = max(d, s.in.Catalog.MinimumBillSeconds-ahead)
 	}
-	share := math.Max(s.cpu[i]/tp.Cores, float64(s.mem[i])/float64(tp.MemoryBytes))
+	share := max(s.cpu[i]/tp.Cores, float64(s.mem[i])/float64(tp.MemoryBytes))
 	own := share * d / run
 	wc, wm := s.uncovered(t, run, s.cpu[i]*d, float64(s.mem[i])*d)
-	fill := math.Max(wc/(tp.Cores*run), wm/(float64(tp.MemoryBytes)*run))
-	fill = math.Min(1, math.Max(fill, own))
+	fill := max(wc/(tp.Cores*run), wm/(float64(tp.MemoryBytes)*run))
+	fill = min(1, max(fill, own))
 	return (tp.PricePerSecond*(ahead+run) + extra) * (own + 1 - fill)
 }
 
 // decide runs the pipeline for a task no busy VM can take now.
-func (s *state) decide(i int32, t, waitAt float64) (Candidate, error) {
+func (s *state) decide(i int32, t, waitAt float64, open int32, openAt float64) (Candidate, error) {
 	in := &s.in
-	ahead := math.Max(in.Knobs.WarmAheadSeconds, 0)
 	s.cand = s.cand[:0]
 	// Waiting comes first so that it wins ties: with nothing to gain from a new VM, a task
 	// runs later on capacity the plan already pays for.
@@ -663,6 +686,17 @@ func (s *state) decide(i int32, t, waitAt float64) (Candidate, error) {
 		// the cheapest fitting core so waiting is not mistaken for free work.
 		s.cand = append(s.cand, Candidate{Source: SourceWait, Type: -1, Start: waitAt,
 			Money: s.cheapestRun(i)})
+	}
+	if open >= 0 {
+		// Sharing a busy VM that would stop sooner: the task pays the extension no other
+		// ready work fills.
+		vm := &s.vms[open]
+		tp := &s.types[vm.typ]
+		ext := max(0, openAt+s.dur[i]-vm.busyUntil)
+		wc, _ := s.uncovered(t, ext, 0, 0)
+		fill := min(1, wc/(tp.Cores*max(ext, 1e-3)))
+		s.cand = append(s.cand, Candidate{Source: SourceOpen, Type: int(vm.typ), Start: openAt, ref: open,
+			Money: s.cheapestRun(i) + tp.PricePerSecond*ext*(1-fill)})
 	}
 	for k := range s.types {
 		tp := &s.types[k]
@@ -677,10 +711,10 @@ func (s *state) decide(i int32, t, waitAt float64) (Candidate, error) {
 				s.idle[k] = st[:len(st)-1]
 				continue
 			}
-			gap := math.Max(0, t-vm.idleSince)
+			gap := max(0, t-vm.idleSince)
 			c := Candidate{Source: SourceIdle, Type: k, Start: t, ref: v}
 			c.Money = s.money(i, k, t, 0, false, tp.PricePerSecond*gap)
-			if gap >= s.warm[k]+ahead {
+			if ahead := s.lead(t); gap >= s.warm[k]+ahead {
 				restart := s.money(i, k, t, ahead, true, tp.WarmCostPerSecond*gap)
 				if restart < c.Money {
 					c.Money, c.Restart = restart, true
@@ -691,19 +725,19 @@ func (s *state) decide(i int32, t, waitAt float64) (Candidate, error) {
 		}
 		if n := s.poolNext[2*k]; n < len(s.poolHot[k]) {
 			p := in.Pool[s.poolHot[k][n]]
-			at := math.Max(t, math.Max(p.FreeAt, in.Now))
+			at := max(t, max(p.FreeAt, in.Now))
 			s.cand = append(s.cand, Candidate{Source: SourcePoolHot, Type: k, Start: at, ref: int32(n),
 				Money: s.money(i, k, at, 0, true, 0)})
 		}
 		if n := s.poolNext[2*k+1]; n < len(s.poolWarm[k]) {
 			p := in.Pool[s.poolWarm[k][n]]
-			at := math.Max(t, math.Max(p.FreeAt, in.Now)+s.warm[k])
+			at := max(t, max(p.FreeAt, in.Now)+s.warm[k])
 			s.cand = append(s.cand, Candidate{Source: SourcePoolWarm, Type: k, Start: at, ref: int32(n),
-				Money: s.money(i, k, at, ahead, true, 0)})
+				Money: s.money(i, k, at, s.lead(at), true, 0)})
 		}
-		at := math.Max(t, in.Now+s.cold[k])
+		at := max(t, in.Now+s.cold[k])
 		s.cand = append(s.cand, Candidate{Source: SourceCold, Type: k, Start: at,
-			Money: s.money(i, k, at, ahead, true, 0)})
+			Money: s.money(i, k, at, s.lead(at), true, 0)})
 	}
 
 	ctx := &s.ctx
@@ -712,12 +746,24 @@ func (s *state) decide(i int32, t, waitAt float64) (Candidate, error) {
 	ctx.Objective, ctx.Types, ctx.Quotas = in.Objective, s.types, in.Catalog.Quotas
 	ctx.LiveVMs, ctx.LiveCores, ctx.Spent = s.liveVMs, s.liveCores, s.spent
 	ctx.quotaBlocked = 0
+	ctx.WaitStart = waitAt
+	if !math.IsInf(waitAt, 1) && s.liveCores > 0 {
+		// Fluid drain of the running work and the ready backlog: with c more cores it ends
+		// sooner by W/C − W/(C+c).
+		w := max(0, s.runCPUFin-t*s.runCPU) + s.backlogCPU
+		for j := range s.cand {
+			if c := &s.cand[j]; c.addsVM() {
+				c.Relief = w/s.liveCores - w/(s.liveCores+s.types[c.Type].Cores)
+			}
+		}
+	}
 
 	w := 0
-	for _, c := range s.cand {
+	for j := range s.cand {
+		c := &s.cand[j]
 		ok := true
 		for _, f := range s.pipe.Filters {
-			if f.Filter(ctx, &c) != StatusOK {
+			if f.Filter(ctx, c) != StatusOK {
 				ok = false
 				break
 			}
@@ -727,9 +773,9 @@ func (s *state) decide(i int32, t, waitAt float64) (Candidate, error) {
 		}
 		c.Score = 0
 		for _, sc := range s.pipe.Scorers {
-			c.Score += sc.Score(ctx, &c)
+			c.Score += sc.Score(ctx, c)
 		}
-		s.cand[w] = c
+		s.cand[w] = *c
 		w++
 	}
 	s.cand = s.cand[:w]
@@ -745,6 +791,17 @@ func (s *state) decide(i int32, t, waitAt float64) (Candidate, error) {
 	return c, nil
 }
 
+// lead is how long before its mean ready time a VM needed at start is requested: the
+// policy's warm-ahead margin, plus Knobs.DriftLead of the time until then, because a start
+// far in the future is uncertain by the sum of the prediction errors on the way to it.
+func (s *state) lead(start float64) float64 {
+	drift := s.in.Knobs.DriftLead
+	if drift == 0 {
+		drift = DefaultDriftLead
+	}
+	return max(s.in.Knobs.WarmAheadSeconds, 0) + max(drift, 0)*max(0, start-s.in.Now)
+}
+
 func (s *state) cheapestRun(i int32) float64 {
 	best := math.Inf(1)
 	for k := range s.types {
@@ -752,8 +809,8 @@ func (s *state) cheapestRun(i int32) float64 {
 		if t.Cores+eps < s.cpu[i] || t.MemoryBytes < s.mem[i] {
 			continue
 		}
-		share := math.Max(s.cpu[i]/t.Cores, float64(s.mem[i])/float64(t.MemoryBytes))
-		best = math.Min(best, t.PricePerSecond*share*s.dur[i])
+		share := max(s.cpu[i]/t.Cores, float64(s.mem[i])/float64(t.MemoryBytes))
+		best = min(best, t.PricePerSecond*share*s.dur[i])
 	}
 	return best
 }
@@ -762,8 +819,8 @@ func (s *state) cheapestRun(i int32) float64 {
 func (s *state) contend(from, to float64) {
 	w := &s.plan.Contention
 	if n := len(*w); n > 0 && (*w)[n-1].EndSeconds >= from {
-		(*w)[n-1].EndSeconds = math.Max((*w)[n-1].EndSeconds, to)
-		(*w)[n-1].Cores = math.Max((*w)[n-1].Cores, s.liveCores)
+		(*w)[n-1].EndSeconds = max((*w)[n-1].EndSeconds, to)
+		(*w)[n-1].Cores = max((*w)[n-1].Cores, s.liveCores)
 		return
 	}
 	*w = append(*w, events.Window{StartSeconds: from, EndSeconds: to, Cores: s.liveCores,
@@ -773,12 +830,15 @@ func (s *state) contend(from, to float64) {
 // commit carries out the chosen candidate for task i at time t.
 func (s *state) commit(i int32, c Candidate, t float64) {
 	in := &s.in
-	ahead := math.Max(in.Knobs.WarmAheadSeconds, 0)
+	ahead := s.lead(c.Start)
 	k := c.Type
 	s.spent += c.Money
 	id := in.Tasks[i].ID
 	var v int32
 	switch c.Source {
+	case SourceOpen:
+		s.place(i, c.ref, c.Start)
+		return
 	case SourceIdle:
 		v = c.ref
 		st := s.idle[k]
@@ -789,7 +849,7 @@ func (s *state) commit(i int32, c Candidate, t float64) {
 			s.plan.VMs[prev].ReleaseAt = vm.idleSince
 			s.plan.VMs[prev].Release = ReleaseStop
 			vm.runs++
-			req := math.Max(vm.idleSince, c.Start-s.warm[k]-ahead)
+			req := max(vm.idleSince, c.Start-s.warm[k]-ahead)
 			run := s.plan.VMs[prev]
 			run.Key = baseKey(run.Key) + "/run" + strconv.Itoa(int(vm.runs))
 			run.Tier, run.Resumes, run.Release = events.TierWarm, int(prev), ReleaseTerminate
@@ -811,11 +871,11 @@ func (s *state) commit(i int32, c Candidate, t float64) {
 		}
 		p := in.Pool[list[s.poolNext[slot]]]
 		s.poolNext[slot]++
-		req := math.Max(math.Max(in.Now, p.FreeAt), c.Start-lat-ahead)
+		req := max(max(in.Now, p.FreeAt), c.Start-lat-ahead)
 		v = s.addVM(k, VM{Key: p.ID, Tier: tier, RequestAt: req, ReadyAt: req + lat, PoolVMID: p.ID,
 			Reason: fmt.Sprintf("claim %s pool VM for %s", tier, id)})
 	case SourceCold:
-		req := math.Max(in.Now, c.Start-s.cold[k]-ahead)
+		req := max(in.Now, c.Start-s.cold[k]-ahead)
 		v = s.addVM(k, VM{Key: "vm-" + strconv.Itoa(len(s.plan.VMs)), Tier: events.TierCold, RequestAt: req,
 			ReadyAt: req + s.cold[k], Reason: fmt.Sprintf("launch for %s: no running or idle VM holds it in time", id)})
 	}
@@ -847,10 +907,10 @@ func (s *state) finish() Plan {
 			continue
 		}
 		run := &s.plan.VMs[vm.seg]
-		run.ReleaseAt = math.Max(run.ReadyAt, vm.busyUntil)
+		run.ReleaseAt = max(run.ReadyAt, vm.busyUntil)
 	}
 	for _, p := range s.plan.Placements {
-		s.plan.Makespan = math.Max(s.plan.Makespan, p.Finish)
+		s.plan.Makespan = max(s.plan.Makespan, p.Finish)
 	}
 	s.plan.Lambda = s.lambda
 	s.plan.Cost = Cost(s.plan, s.in.Catalog)

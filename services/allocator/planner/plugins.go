@@ -12,9 +12,12 @@ type Source uint8
 
 // Sources, in the order ties are broken (earlier wins).
 const (
+	// SourceOpen shares a busy VM of the plan that has room but would otherwise stop
+	// before the task ends.
+	SourceOpen Source = iota
 	// SourceIdle reuses a VM of this plan that has gone idle: kept running across the gap,
 	// or stopped and started again in time.
-	SourceIdle Source = iota
+	SourceIdle
 	// SourcePoolHot claims a running idle VM from the pool.
 	SourcePoolHot
 	// SourcePoolWarm starts a stopped VM from the pool, early enough to be ready.
@@ -28,6 +31,8 @@ const (
 // String names the source for reasons and logs.
 func (s Source) String() string {
 	switch s {
+	case SourceOpen:
+		return "open"
 	case SourceIdle:
 		return "idle"
 	case SourcePoolHot:
@@ -55,6 +60,9 @@ type Candidate struct {
 	// Restart says an idle VM is stopped across the gap and started again rather than kept
 	// running.
 	Restart bool
+	// Relief is how many seconds sooner the ready backlog drains with this candidate's VM
+	// than without it (a fluid estimate; 0 for SourceWait).
+	Relief float64
 	// Score is the sum of the scorers' values; the chooser picks the lowest.
 	Score float64
 	ref   int32
@@ -63,6 +71,8 @@ type Candidate struct {
 // Tier is the pool tier the candidate draws on, as in Avoid and VM.Tier.
 func (c *Candidate) Tier() string {
 	switch c.Source {
+	case SourceOpen:
+		return events.TierHot
 	case SourceIdle:
 		if c.Restart {
 			return events.TierWarm
@@ -79,7 +89,7 @@ func (c *Candidate) Tier() string {
 }
 
 // addsVM reports whether taking the candidate puts one more running VM on the quota.
-func (c *Candidate) addsVM() bool { return c.Source != SourceWait }
+func (c *Candidate) addsVM() bool { return c.Source != SourceWait && c.Source != SourceOpen }
 
 // Context is the read-only state the plugins judge a candidate by.
 type Context struct {
@@ -104,7 +114,9 @@ type Context struct {
 	LiveCores float64
 	// Spent is the money committed so far.
 	Spent float64
-	avoid map[string]bool
+	// WaitStart is when the task would start if it waited, +Inf when it cannot wait.
+	WaitStart float64
+	avoid     map[string]bool
 	// quotaBlocked counts candidates WithinQuota rejected in this decision.
 	quotaBlocked int
 }
@@ -166,7 +178,7 @@ func (FitsShape) Filter(ctx *Context, c *Candidate) Status {
 	if c.Source == SourceWait {
 		return StatusOK
 	}
-	t := &ctx.Types[c.Type]
+	t := &ctx.Types[c.Type] // an open VM's free room was checked when it was found
 	if t.Cores+1e-9 < ctx.CPU || t.MemoryBytes < ctx.Memory {
 		return StatusUnfit
 	}
@@ -180,7 +192,7 @@ var _ Filter = NotAvoided{}
 
 // Filter implements Filter.
 func (NotAvoided) Filter(ctx *Context, c *Candidate) Status {
-	if c.Source == SourceWait || len(ctx.avoid) == 0 {
+	if !c.addsVM() || len(ctx.avoid) == 0 {
 		return StatusOK
 	}
 	name := ctx.Types[c.Type].Name
@@ -223,18 +235,26 @@ func (MoneyScore) Score(_ *Context, c *Candidate) float64 { return c.Money }
 // has slack; with a huge one, every second of waiting counts.
 func delay(ctx *Context, s float64) float64 {
 	need := ctx.Rank * (1 + ctx.Objective.SlackReserve)
-	ref := math.Max(ctx.Makespan, ctx.T+need)
-	return math.Max(0, s+need-ref)
+	ref := max(ctx.Makespan, ctx.T+need)
+	return max(0, s+need-ref)
 }
 
-// MakespanScore is λ times the makespan the candidate's start adds.
+// MakespanScore is λ times the makespan the candidate adds. A new VM starts this task
+// sooner, but the makespan only shrinks by what the extra cores take off the whole ready
+// backlog (Relief): when many tasks wait, one more VM helps the last of them a little, so
+// the delay charged to a VM is the waiting delay less that relief, and never less than
+// the delay of its own start.
 type MakespanScore struct{}
 
 var _ Scorer = MakespanScore{}
 
 // Score implements Scorer.
 func (MakespanScore) Score(ctx *Context, c *Candidate) float64 {
-	return ctx.Lambda * delay(ctx, c.Start)
+	d := delay(ctx, c.Start)
+	if c.addsVM() && !math.IsInf(ctx.WaitStart, 1) {
+		d = max(d, delay(ctx, ctx.WaitStart)-c.Relief)
+	}
+	return ctx.Lambda * d
 }
 
 // DeadlineScore is the deadline penalty for the lateness the candidate's start adds.
@@ -248,8 +268,8 @@ func (DeadlineScore) Score(ctx *Context, c *Candidate) float64 {
 	if o.DeadlineSeconds <= 0 {
 		return 0
 	}
-	late := c.Start + ctx.Rank - math.Max(ctx.Makespan, o.DeadlineSeconds)
-	return o.DeadlinePenalty * math.Max(0, late)
+	late := c.Start + ctx.Rank - max(ctx.Makespan, o.DeadlineSeconds)
+	return o.DeadlinePenalty * max(0, late)
 }
 
 // BudgetScore is the budget penalty for the overspend the candidate's money adds.
@@ -263,7 +283,7 @@ func (BudgetScore) Score(ctx *Context, c *Candidate) float64 {
 	if o.BudgetUSD <= 0 {
 		return 0
 	}
-	over := math.Max(0, ctx.Spent+c.Money-o.BudgetUSD) - math.Max(0, ctx.Spent-o.BudgetUSD)
+	over := max(0, ctx.Spent+c.Money-o.BudgetUSD) - max(0, ctx.Spent-o.BudgetUSD)
 	return o.BudgetPenalty * over
 }
 

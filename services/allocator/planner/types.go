@@ -73,7 +73,17 @@ type Knobs struct {
 	// states it (1.3 = 30% headroom). A value in (0,1) is read as the headroom fraction
 	// itself (0.3 = 1.3×); 0 means none.
 	MemoryHeadroom float64
+	// DriftLead requests each VM earlier by this fraction of the time until it is needed,
+	// because the predicted start of a task far into the workflow drifts with every
+	// prediction error on the way to it; a VM that arrives early idles (billed), one that
+	// arrives late delays its tasks. 0 means DefaultDriftLead, a negative value none.
+	DriftLead float64
 }
+
+// DefaultDriftLead is Knobs.DriftLead when unset. On the development traces, replayed
+// with 25% lognormal runtime errors, 0.2 recovered a third of the makespan the errors
+// cost for about 2% more money; 0.5 bought little more.
+const DefaultDriftLead = 0.2
 
 // FixedTask is a task a re-plan must keep: already finished (Finish ≤ Input.Now) or
 // running (Finish > Now is its predicted end) on the VM VMKey.
