@@ -142,6 +142,10 @@ CREATE INDEX task_runs_by_vm ON task_runs (vm_id) WHERE state = 'dispatched';
 -- is called so a retry after a crash reuses the key and never makes a second VM.
 CREATE TABLE vms (
     key           text             PRIMARY KEY,
+    -- provider_key is the key actually sent to the provider: the plan's key, or a key derived
+    -- from it when a circuit breaker forced a fallback to another type or tier. It is
+    -- committed before the call that uses it.
+    provider_key  text,
     vm_id         text             UNIQUE,
     workflow_id   uuid,
     provider      text             NOT NULL,

@@ -238,6 +238,9 @@ type VMProvisioned struct {
 	ReadyAt      time.Time `json:"ready_at"`
 	// LaunchSeconds is how long the provider took from request to ready.
 	LaunchSeconds float64 `json:"launch_seconds"`
+	// Fallback, when set, says the VM is not what the plan asked for and why (a circuit
+	// breaker was open for the planned type or tier).
+	Fallback string `json:"fallback,omitempty"`
 }
 
 // VMReleased says a VM left the workflow (stopped to warm, terminated or failed).

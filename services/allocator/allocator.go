@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/foresight-run/foresight/pkg/bus"
+	"github.com/foresight-run/foresight/pkg/catalog"
 	"github.com/foresight-run/foresight/pkg/events"
 	"github.com/foresight-run/foresight/pkg/outbox"
 	"github.com/foresight-run/foresight/pkg/service"
@@ -319,7 +320,11 @@ func allTerminal(tasks []dispatch.Task, d dispatch.Decision) bool {
 }
 
 // Build is the service's factory for service.Main and the all-in-one binary: with the
-// local provider, a workflow is planned onto a slice of this host.
+// local provider a workflow is planned onto a slice of this host; with a cloud provider
+// (sim) over the instance catalog.
 func Build(ctx context.Context, rt *service.Runtime) (service.Component, error) {
+	if rt.Config.Provider == "sim" {
+		return New(rt, CatalogPlanner(catalog.Default())), nil
+	}
 	return New(rt, HostPlanner(service.Host(rt.Config))), nil
 }

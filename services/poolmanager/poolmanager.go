@@ -14,18 +14,23 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/foresight-run/foresight/pkg/bus"
+	"github.com/foresight-run/foresight/pkg/catalog"
 	"github.com/foresight-run/foresight/pkg/events"
 	"github.com/foresight-run/foresight/pkg/outbox"
 	"github.com/foresight-run/foresight/pkg/service"
 	"github.com/foresight-run/foresight/services/poolmanager/agent"
+	"github.com/foresight-run/foresight/services/poolmanager/pool"
 	"github.com/foresight-run/foresight/services/poolmanager/provider"
+	"github.com/foresight-run/foresight/services/poolmanager/provider/breaker"
 	"github.com/foresight-run/foresight/services/poolmanager/provider/local"
+	"github.com/foresight-run/foresight/services/poolmanager/provider/sim"
 )
 
 // Source is the CloudEvents source of the pool manager's events.
@@ -39,6 +44,10 @@ type Options struct {
 	LaunchPoll time.Duration
 	// AgentConcurrency bounds how many tasks this process's agents run at once.
 	AgentConcurrency int
+	// Catalog and Breakers let a launch refused for provider health fall back to another
+	// type or tier (pool.Fallback); without them it is retried as planned.
+	Catalog  catalog.Catalog
+	Breakers pool.Breakers
 }
 
 // Service is the pool manager.
@@ -50,6 +59,10 @@ type Service struct {
 	stopOnce sync.Once
 	cancel   context.CancelFunc
 	done     chan struct{}
+
+	// crashAfterLaunch, set only by tests, runs between the provider call and the commit:
+	// an error there models the process dying at the worst moment.
+	crashAfterLaunch func() error
 }
 
 // New returns a pool manager on rt.
@@ -77,7 +90,9 @@ func (s *Service) Start(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if s.opts.Provider.Name() == "local" {
+	if s.opts.Agent.WorkDir != "" {
+		// This process is the agent of its VMs: with the local provider they are slices of
+		// this host, with sim the simulator models the cloud while tasks run here.
 		if err := s.rt.Subscribe(ctx, bus.Subscription{
 			Durable: "agent-task-dispatched", Type: events.TypeTaskDispatched,
 			Concurrency: s.opts.AgentConcurrency, MaxDeliver: 20,
@@ -180,60 +195,178 @@ func (s *Service) launcher(ctx context.Context) {
 	}
 }
 
-// launchDue launches one due VM request, holding its row lock across the provider call.
+// launchDue launches one due VM request, holding its row lock across the provider call,
+// or finishes one whose provider-side boot is due. It returns how many rows it handled.
 func (s *Service) launchDue(ctx context.Context) (int, error) {
+	n, err := s.readyDue(ctx)
+	if n > 0 || err != nil {
+		return n, err
+	}
 	tx, err := s.rt.Pool.Begin(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	var (
-		key, workflowID, instanceType, tier string
-		cores                               float64
-		mem                                 int64
-		requestedAt                         time.Time
-	)
+	var r vmRow
 	err = tx.QueryRow(ctx,
-		`SELECT key, workflow_id::text, instance_type, tier, cores, memory_bytes, requested_at FROM vms
+		`SELECT key, coalesce(provider_key, key), workflow_id::text, instance_type, tier, cores, memory_bytes, requested_at FROM vms
 		 WHERE state = 'requested' AND launch_at <= $1 ORDER BY launch_at LIMIT 1 FOR UPDATE SKIP LOCKED`,
-		s.rt.Clock.Now()).Scan(&key, &workflowID, &instanceType, &tier, &cores, &mem, &requestedAt)
+		s.rt.Clock.Now()).Scan(&r.key, &r.providerKey, &r.workflowID, &r.instanceType, &r.tier, &r.cores, &r.mem, &r.requestedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("select due vm: %w", err)
 	}
-	log := s.log.With("workflow_id", workflowID, "vm_key", key)
-	vm, err := s.opts.Provider.Launch(ctx, provider.Spec{Key: key, WorkflowID: workflowID, InstanceType: instanceType, Cores: cores, MemoryBytes: mem})
+	log := s.log.With("workflow_id", r.workflowID, "vm_key", r.key)
+	vm, err := s.opts.Provider.Launch(ctx, provider.Spec{Key: r.providerKey, WorkflowID: r.workflowID,
+		InstanceType: r.instanceType, Cores: r.cores, MemoryBytes: r.mem})
+	if s.crashAfterLaunch != nil {
+		if cerr := s.crashAfterLaunch(); cerr != nil {
+			return 0, cerr // the test's "process died here": nothing commits
+		}
+	}
 	now := s.rt.Clock.Now()
 	if err != nil {
-		if provider.IsHealthError(err) {
-			// Transient: keep the row requested and try again later with the same key.
-			_, _ = tx.Exec(ctx, `UPDATE vms SET launch_at = $2, updated_at = $2 WHERE key = $1`, key, now.Add(2*time.Second))
-			return 1, errors.Join(fmt.Errorf("launch %s: %w", key, err), tx.Commit(ctx))
+		if errors.Is(err, breaker.ErrOpen) || provider.IsHealthError(err) {
+			return 1, errors.Join(s.fallBack(ctx, tx, r, err, log), tx.Commit(ctx))
 		}
 		log.Error("launch refused", "err", err)
-		if _, err := tx.Exec(ctx, `UPDATE vms SET state = 'failed', updated_at = $2 WHERE key = $1`, key, now); err != nil {
+		if err := s.transition(ctx, tx, r.key, pool.StateRequested, pool.EventFail); err != nil {
 			return 0, err
 		}
-		rel := events.VMReleased{WorkflowID: workflowID, State: "failed", Reason: err.Error()}
-		if err := outbox.Emit(ctx, tx, events.DerivedID(key, "failed"), Source, workflowID, now, rel); err != nil {
+		rel := events.VMReleased{WorkflowID: r.workflowID, State: string(pool.StateFailed), Reason: err.Error()}
+		if err := outbox.Emit(ctx, tx, events.DerivedID(r.key, "failed"), Source, r.workflowID, now, rel); err != nil {
 			return 0, err
 		}
 		return 1, tx.Commit(ctx)
 	}
-	if _, err := tx.Exec(ctx,
-		`UPDATE vms SET vm_id = $2, state = 'hot_idle', ready_at = $3, updated_at = $3 WHERE key = $1`, key, vm.ID, vm.ReadyAt); err != nil {
-		return 0, fmt.Errorf("record vm %s: %w", vm.ID, err)
-	}
-	ev := events.VMProvisioned{VMID: vm.ID, WorkflowID: workflowID, Key: key, Provider: s.opts.Provider.Name(),
-		InstanceType: vm.InstanceType, Tier: tier, Cores: vm.Cores, MemoryBytes: vm.MemoryBytes, ReadyAt: vm.ReadyAt,
-		LaunchSeconds: vm.ReadyAt.Sub(requestedAt).Seconds()}
-	if err := outbox.Emit(ctx, tx, events.DerivedID(key, "provisioned"), Source, workflowID, now, ev); err != nil {
+	if err := s.transition(ctx, tx, r.key, pool.StateRequested, pool.EventProvision); err != nil {
 		return 0, err
 	}
-	log.Info("vm provisioned", "vm_id", vm.ID, "cores", vm.Cores)
+	if _, err := tx.Exec(ctx, `UPDATE vms SET vm_id = $2, ready_at = $3 WHERE key = $1`, r.key, vm.ID, vm.ReadyAt); err != nil {
+		return 0, fmt.Errorf("record vm %s: %w", vm.ID, err)
+	}
+	if vm.State == provider.StateRunning && !vm.ReadyAt.After(now) {
+		if err := s.ready(ctx, tx, r, vm, now); err != nil {
+			return 0, err
+		}
+	} else {
+		log.Info("vm provisioning", "vm_id", vm.ID, "ready_at", vm.ReadyAt)
+	}
 	return 1, tx.Commit(ctx)
+}
+
+// vmRow is a vms row the launcher works on.
+type vmRow struct {
+	key, providerKey, workflowID, instanceType, tier, fallback string
+	cores                                                      float64
+	mem                                                        int64
+	requestedAt                                                time.Time
+}
+
+// readyDue checks one provisioning VM whose boot should be over.
+func (s *Service) readyDue(ctx context.Context) (int, error) {
+	tx, err := s.rt.Pool.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	var r vmRow
+	var vmID string
+	err = tx.QueryRow(ctx,
+		`SELECT key, workflow_id::text, instance_type, tier, cores, memory_bytes, requested_at, vm_id, reason FROM vms
+		 WHERE state = 'provisioning' AND ready_at <= $1 ORDER BY ready_at LIMIT 1 FOR UPDATE SKIP LOCKED`,
+		s.rt.Clock.Now()).Scan(&r.key, &r.workflowID, &r.instanceType, &r.tier, &r.cores, &r.mem, &r.requestedAt, &vmID, &r.fallback)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("select provisioning vm: %w", err)
+	}
+	vm, err := s.opts.Provider.Describe(ctx, vmID)
+	now := s.rt.Clock.Now()
+	switch {
+	case err != nil && provider.IsHealthError(err):
+		_, _ = tx.Exec(ctx, `UPDATE vms SET ready_at = $2 WHERE key = $1`, r.key, now.Add(2*time.Second))
+	case err != nil || vm.State == provider.StateFailed || vm.State == provider.StateTerminated:
+		if err := s.transition(ctx, tx, r.key, pool.StateProvisioning, pool.EventFail); err != nil {
+			return 0, err
+		}
+		rel := events.VMReleased{VMID: vmID, WorkflowID: r.workflowID, State: string(pool.StateFailed), Reason: fmt.Sprintf("boot failed: %v", err)}
+		if err := outbox.Emit(ctx, tx, events.DerivedID(r.key, "failed"), Source, r.workflowID, now, rel); err != nil {
+			return 0, err
+		}
+	case vm.State == provider.StateRunning && !vm.ReadyAt.After(now):
+		if err := s.ready(ctx, tx, r, vm, now); err != nil {
+			return 0, err
+		}
+	default:
+		_, _ = tx.Exec(ctx, `UPDATE vms SET ready_at = $2 WHERE key = $1`, r.key, maxTime(vm.ReadyAt, now.Add(100*time.Millisecond)))
+	}
+	return 1, tx.Commit(ctx)
+}
+
+// ready marks a VM hot and announces it.
+func (s *Service) ready(ctx context.Context, tx pgx.Tx, r vmRow, vm provider.VM, now time.Time) error {
+	if err := s.transition(ctx, tx, r.key, pool.StateProvisioning, pool.EventReady); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE vms SET ready_at = $2 WHERE key = $1`, r.key, vm.ReadyAt); err != nil {
+		return err
+	}
+	ev := events.VMProvisioned{VMID: vm.ID, WorkflowID: r.workflowID, Key: r.key, Provider: s.opts.Provider.Name(),
+		InstanceType: vm.InstanceType, Tier: r.tier, Cores: vm.Cores, MemoryBytes: vm.MemoryBytes, ReadyAt: vm.ReadyAt,
+		LaunchSeconds: vm.ReadyAt.Sub(r.requestedAt).Seconds()}
+	if strings.HasPrefix(r.fallback, "fallback: ") {
+		ev.Fallback = r.fallback
+	}
+	s.log.Info("vm provisioned", "workflow_id", r.workflowID, "vm_id", vm.ID, "cores", vm.Cores, "type", vm.InstanceType)
+	return outbox.Emit(ctx, tx, events.DerivedID(r.key, "provisioned"), Source, r.workflowID, now, ev)
+}
+
+// fallBack handles a launch refused for provider health. While the breaker is closed the
+// launch is retried later with the same key. Once it is open, and the catalog offers
+// another type or tier whose breaker is closed, the request switches to it under a new
+// provider key (committed before that key is ever used).
+func (s *Service) fallBack(ctx context.Context, tx pgx.Tx, r vmRow, cause error, log *slog.Logger) error {
+	now := s.rt.Clock.Now()
+	retry := func() error {
+		_, err := tx.Exec(ctx, `UPDATE vms SET launch_at = $2, updated_at = $2 WHERE key = $1`, r.key, now.Add(2*time.Second))
+		return errors.Join(fmt.Errorf("launch %s: %w", r.key, cause), err)
+	}
+	if !errors.Is(cause, breaker.ErrOpen) || s.opts.Breakers == nil || len(s.opts.Catalog.Types) == 0 {
+		return retry() // a transient error: same key, a little later
+	}
+	opt, why, err := pool.Fallback(pool.Request{Option: pool.Option{Tier: r.tier, InstanceType: r.instanceType}, Cores: r.cores, MemoryBytes: r.mem},
+		s.opts.Catalog, s.opts.Breakers)
+	if err != nil || (opt.InstanceType == r.instanceType && opt.Tier == r.tier) {
+		return retry()
+	}
+	log.Warn("launch falls back", "from", r.instanceType, "to", opt.InstanceType, "tier", opt.Tier, "why", why)
+	it, _ := s.opts.Catalog.Type(opt.InstanceType)
+	_, err = tx.Exec(ctx,
+		`UPDATE vms SET provider_key = $2, instance_type = $3, tier = $4, cores = $5, memory_bytes = $6, reason = $7, updated_at = $8 WHERE key = $1`,
+		r.key, events.DerivedID(r.key, "fallback", opt.Tier, opt.InstanceType), opt.InstanceType, opt.Tier, it.Cores, it.MemoryBytes,
+		"fallback: "+why, now)
+	return err
+}
+
+// transition moves a VM's state through the lifecycle state machine, refusing illegal moves.
+func (s *Service) transition(ctx context.Context, tx pgx.Tx, key string, from pool.State, ev pool.Event) error {
+	to, err := pool.Transition(from, ev)
+	if err != nil {
+		return bus.Permanent(fmt.Errorf("vm %s: %w", key, err))
+	}
+	_, err = tx.Exec(ctx, `UPDATE vms SET state = $2, updated_at = $3 WHERE key = $1 AND state = $4`, key, string(to), s.rt.Clock.Now(), string(from))
+	return err
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // runTask is the local agent: it runs a dispatched task exactly once per attempt. The
@@ -285,12 +418,21 @@ func (s *Service) runTask(ctx context.Context, env events.Envelope) error {
 // Build is the service's factory for service.Main and the all-in-one binary: the local
 // provider slices this host, and its agents run tasks under the configured work dir.
 func Build(ctx context.Context, rt *service.Runtime) (service.Component, error) {
-	if rt.Config.Provider != "local" {
-		return nil, fmt.Errorf("FORESIGHT_PROVIDER %q: only local runs real tasks; sim runs inside foresight bench", rt.Config.Provider)
+	opts := Options{Agent: agent.Options{WorkDir: rt.Config.WorkDir, ReplayScale: rt.Config.ReplayScale}}
+	switch rt.Config.Provider {
+	case "sim":
+		// A simulated cloud in real time: catalog latencies, billing and quotas, behind
+		// circuit breakers; tasks still run on this host.
+		cat := catalog.Default()
+		sp, err := sim.New(sim.Options{Catalog: cat, Clock: rt.Clock, Seed: 1})
+		if err != nil {
+			return nil, err
+		}
+		b := breaker.New(sp, breaker.Settings{})
+		opts.Provider, opts.Breakers, opts.Catalog = b, b, cat
+	default:
+		cores, mem := service.Host(rt.Config)
+		opts.Provider = local.New(rt.Clock, cores, mem)
 	}
-	cores, mem := service.Host(rt.Config)
-	return New(rt, Options{
-		Provider: local.New(rt.Clock, cores, mem),
-		Agent:    agent.Options{WorkDir: rt.Config.WorkDir, ReplayScale: rt.Config.ReplayScale},
-	}), nil
+	return New(rt, opts), nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/foresight-run/foresight/pkg/bus"
+	"github.com/foresight-run/foresight/pkg/catalog"
 	"github.com/foresight-run/foresight/pkg/events"
 	"github.com/foresight-run/foresight/pkg/outbox"
 	"github.com/foresight-run/foresight/pkg/service"
@@ -246,5 +247,9 @@ func loadPolicy(ctx context.Context, tx pgx.Tx, forUpdate bool) (*policy.LinUCB,
 // reported against this host's capacity.
 func Build(ctx context.Context, rt *service.Runtime) (service.Component, error) {
 	cores, mem := service.Host(rt.Config)
+	if rt.Config.Provider == "sim" {
+		q := catalog.Default().Quotas
+		cores, mem = q.MaxCores, 0 // memory is bounded per type, not by a quota
+	}
 	return New(rt, Options{CapacityCores: cores, CapacityMemoryBytes: mem}), nil
 }
