@@ -7,6 +7,7 @@ package graphbuilder
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -59,20 +60,31 @@ func (s *Service) onSubmitted(ctx context.Context, tx pgx.Tx, env events.Envelop
 	w := &spec.Workflow{Name: sub.Name, Family: family, Objective: sub.Objective, Tasks: sub.Tasks}
 	if err := spec.Validate(w, spec.DefaultLimits()); err != nil {
 		probs := []events.Problem{{Field: "tasks", Reason: err.Error()}}
-		if se, ok := err.(*spec.Error); ok {
+		var se *spec.Error
+		if errors.As(err, &se) {
 			probs = se.Problems
 		}
 		rej := events.WorkflowRejected{WorkflowID: sub.WorkflowID, Problems: probs}
 		return outbox.Emit(ctx, tx, events.DerivedID(env.ID, "rejected"), Source, sub.WorkflowID, now, rej)
 	}
-	g, probs := dag.New(w.Tasks)
-	if len(probs) > 0 {
-		rej := events.WorkflowRejected{WorkflowID: sub.WorkflowID, Problems: probs}
-		return outbox.Emit(ctx, tx, events.DerivedID(env.ID, "rejected"), Source, sub.WorkflowID, now, rej)
+	sigs := make([]string, len(w.Tasks))
+	for i, t := range w.Tasks {
+		sigs[i] = dag.Signature(family, t)
 	}
-	built, err := s.build(ctx, tx, sub, family, g)
+	hist, err := loadHistory(ctx, tx, family, sigs)
 	if err != nil {
 		return err
+	}
+	// Estimates come from history, the user, then priors — never from a replayed trace's
+	// recorded runtimes, which are the answers a replay is scored against.
+	built, _, err := estimate.Annotate(sub.WorkflowID, w, hist, estimate.Options{})
+	if err != nil {
+		var se *spec.Error
+		if !errors.As(err, &se) {
+			return bus.Permanent(err)
+		}
+		rej := events.WorkflowRejected{WorkflowID: sub.WorkflowID, Problems: se.Problems}
+		return outbox.Emit(ctx, tx, events.DerivedID(env.ID, "rejected"), Source, sub.WorkflowID, now, rej)
 	}
 	raw, _ := json.Marshal(built)
 	if _, err := tx.Exec(ctx, `INSERT INTO graphs (workflow_id, graph) VALUES ($1, $2) ON CONFLICT DO NOTHING`, sub.WorkflowID, raw); err != nil {
@@ -94,53 +106,6 @@ func (s *Service) onSubmitted(ctx context.Context, tx pgx.Tx, env events.Envelop
 	}
 	s.log.Info("graph built", "workflow_id", sub.WorkflowID, "tasks", len(built.Tasks), "critical_path_s", built.CriticalPathSeconds)
 	return outbox.Emit(ctx, tx, events.DerivedID(env.ID, "graph"), Source, sub.WorkflowID, now, built)
-}
-
-// build analyses the graph on history-based estimates.
-func (s *Service) build(ctx context.Context, tx pgx.Tx, sub events.WorkflowSubmitted, family string, g *dag.Graph) (events.GraphBuilt, error) {
-	n := g.Len()
-	byID := make(map[string]events.Task, n)
-	for _, t := range sub.Tasks {
-		byID[t.ID] = t
-	}
-	tasks := make([]events.Task, n)
-	sigs := make([]string, n)
-	for i := range n {
-		tasks[i] = byID[g.ID(i)]
-		sigs[i] = dag.Signature(family, tasks[i])
-	}
-	hist, err := loadHistory(ctx, tx, family, sigs)
-	if err != nil {
-		return events.GraphBuilt{}, err
-	}
-	durations, cpu, mem := make([]float64, n), make([]float64, n), make([]int64, n)
-	sources := make([]string, n)
-	for i, t := range tasks {
-		durations[i], sources[i] = estimate.Estimate(t, sigs[i], family, hist, 0)
-		if sources[i] != estimate.SourceHistory && sources[i] != estimate.SourceUser && t.ReplaySeconds > 0 {
-			// A replayed trace task carries its recorded runtime: the best estimate there is.
-			durations[i], sources[i] = t.ReplaySeconds, estimate.SourceTrace
-		}
-		cpu[i], mem[i] = t.CPU, t.MemoryBytes
-	}
-	a := dag.Analyze(g, durations, cpu, mem)
-	out := events.GraphBuilt{
-		WorkflowID: sub.WorkflowID, Name: sub.Name, Family: family, Objective: sub.Objective,
-		Edges: g.Edges(), Levels: a.Levels, PeakWidth: a.PeakWidth, CriticalPathSeconds: a.CriticalPathSeconds,
-		TotalWorkCoreSeconds: a.TotalWorkCoreSeconds, PeakCores: a.PeakCores, PeakMemoryBytes: a.PeakMemoryBytes,
-	}
-	onCP := make([]bool, n)
-	for _, i := range a.CriticalPath {
-		onCP[i] = true
-		out.CriticalPath = append(out.CriticalPath, g.ID(int(i)))
-	}
-	for _, i := range a.Order {
-		out.Tasks = append(out.Tasks, events.GraphTask{
-			Task: tasks[i], Signature: sigs[i], Level: int(a.Level[i]), UpwardRank: a.UpwardRank[i],
-			SlackSeconds: a.Slack[i], OnCriticalPath: onCP[i], EstimateSeconds: durations[i], EstimateSource: sources[i],
-		})
-	}
-	return out, nil
 }
 
 // loadHistory summarises succeeded observations of the workflow's signatures and family in

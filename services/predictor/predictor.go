@@ -142,10 +142,6 @@ func (s *Service) onGraphBuilt(ctx context.Context, tx pgx.Tx, env events.Envelo
 		index[t.ID] = int32(i)
 		p := s.model.Predict(model.Query{Signature: t.Signature, Family: g.Family, Category: t.Category, InputBytes: t.InputBytes,
 			CPU: t.CPU, MemoryBytes: t.MemoryBytes, UserEstimateSeconds: t.EstimatedSeconds})
-		if (p.Source == "family-prior" || p.Source == "global-prior") && t.EstimateSource == "trace" {
-			// Nothing learned yet, but the trace recorded this task's runtime.
-			p.P50, p.P90, p.P99, p.Source = t.EstimateSeconds, t.EstimateSeconds, t.EstimateSeconds, "trace"
-		}
 		if p.Source == "history" || p.Source == "siblings" {
 			history += p.Samples
 		}
