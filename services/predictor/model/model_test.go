@@ -260,3 +260,19 @@ func TestRunningSiblingsRaiseTheFloor(t *testing.T) {
 	r.Observe(obs("s", 5, 0))
 	require.Equal(t, []float64{20}, r.running["s\x00s"])
 }
+
+func TestRunPoolIgnoresInputAcrossKinds(t *testing.T) {
+	t.Parallel()
+	m := New(DefaultConfig())
+	r := m.NewRun()
+	// Finished tasks of other kinds, whose input sizes happen to track their runtimes.
+	for i := range 10 {
+		r.Observe(Observation{Signature: "big", Family: "f", Category: "big", InputBytes: 1 << 30, RuntimeSeconds: 50 + float64(i)})
+		r.Observe(Observation{Signature: "small", Family: "f", Category: "small", InputBytes: 1 << 28, RuntimeSeconds: 0.3})
+	}
+	// A new kind with a tiny input: nothing says it is short, so no extrapolation to ~0.
+	p := r.Predict(Query{Signature: "new", Family: "f", Category: "new", InputBytes: 1 << 18})
+	require.Equal(t, SourceSiblings, p.Source)
+	require.Greater(t, p.P50, 0.1)
+	require.Greater(t, p.P90/p.P50, 2.0, "other kinds of task leave the spread wide")
+}

@@ -180,12 +180,19 @@ func (r *Run) Predict(q Query) Prediction {
 			continue
 		}
 		f := s.getFit(cfg)
-		x, hasX := 0.0, q.InputBytes > 0
+		// Input size explains runtime within a kind of task, not across the kinds pooled
+		// under runKey: there, a small input says nothing about a short runtime.
+		x, hasX := 0.0, q.InputBytes > 0 && k != runKey
 		if hasX {
 			x = math.Log(float64(q.InputBytes))
 		}
 		mu, dx := f.at(x, hasX)
 		se := r.m.fromLog(mu, f.res, cfg.PriorLogSigma, dx, SourceSiblings, f.n)
+		if k == runKey {
+			// Other kinds of task say little about this one's spread.
+			se.o90 = max(se.o90, zScore(0.9)*2*cfg.PriorLogSigma)
+			se.o99 = max(se.o99, zScore(0.99)*2*cfg.PriorLogSigma)
+		}
 		se.mem50, se.mem90, se.cpu = e.mem50, e.mem90, e.cpu
 		if f.memN > 0 {
 			o90 := max(offset(f.memRes, 0.9, cfg.PriorLogSigma/2, cfg.PriorStrength), 0)
