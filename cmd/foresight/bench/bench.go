@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/foresight-run/foresight/pkg/catalog"
+	"github.com/foresight-run/foresight/pkg/events"
 	"github.com/foresight-run/foresight/services/predictor/model"
 	"github.com/foresight-run/foresight/services/predictor/policy"
 )
@@ -54,6 +55,9 @@ type Options struct {
 
 	// NoReplan makes foresight and oracle follow their first plan to the end.
 	NoReplan bool
+	// NoWarmPool starts foresight and oracle with no warm pool (reactive-warm keeps its own);
+	// by default the pool manager keeps one sized from the workflow's forecast first wave.
+	NoWarmPool bool
 
 	// planMaker replaces the planner in tests.
 	planMaker planMaker
@@ -268,19 +272,43 @@ func oracleLive(tr *Trace) *live {
 
 // executePlanned plans on dur with the knobs of a and executes the plan on true runtimes,
 // re-planning on drift when lv is given.
+//
+// Unless opts.NoWarmPool, the workflow starts with a warm pool sized as the pool manager
+// sizes its standing warm targets from the predictor's forecast: one stopped VM for every
+// VM the plan would otherwise launch cold in its first wave (requested before that type's
+// mean cold latency has passed, so its latency delays the start). Like reactive-warm's
+// pool, every member costs storage from submission until it is started or the workflow ends.
 func executePlanned(tr *Trace, mk planMaker, dur []float64, a policy.Action, opts Options, seed uint64, lv *live) (*execution, error) {
-	p, err := mk(opts.Catalog, tr, dur, a, opts.Objective)
+	s := newSim(tr, opts.Catalog, seed)
+	durFn := func(i int) float64 { return dur[i] }
+	p, err := mk(s, a, opts.Objective, durFn)
 	if err != nil {
 		return nil, err
+	}
+	if !opts.NoWarmPool {
+		wp := &plannedWarmPool{}
+		for _, v := range p.vms {
+			if v.tier == events.TierCold && v.resumes < 0 && v.requestAt < v.typ.Cold.MeanSeconds {
+				wp.types = append(wp.types, v.typ)
+			}
+		}
+		if len(wp.types) > 0 {
+			wp.claimed = make([]bool, len(wp.types))
+			s.warm = wp
+			if p, err = mk(s, a, opts.Objective, durFn); err != nil {
+				return nil, err
+			}
+		}
 	}
 	e, err := newPlanExecutor(p, len(tr.Tasks))
 	if err != nil {
 		return nil, err
 	}
 	if lv != nil && !opts.NoReplan {
-		e.adapt = &adaptation{observe: lv.observe, replan: plannerReplan(opts.Catalog, tr, a, opts.Objective, lv.durNow)}
+		e.adapt = &adaptation{observe: lv.observe, replan: func(s *sim) (*execPlan, error) {
+			return mk(s, a, opts.Objective, lv.durNow)
+		}}
 	}
-	s := newSim(tr, opts.Catalog, seed)
 	if err := s.run(e); err != nil {
 		return nil, err
 	}

@@ -1,70 +1,89 @@
 // Package bench is the scoreboard behind `foresight bench`: it replays recorded workflow
 // traces (WfCommons WfFormat) in virtual time through the same decision cores the services
-// run — graph analysis, runtime prediction, the LinUCB knob policy and the planner — and
-// through baseline autoscalers, executing every schedule in one discrete-event simulator
-// against the instance catalog's prices and launch latencies.
+// run — the graph builder's parser and analysis, the predictor's model and LinUCB knob
+// policy, the allocator's planner — and through baseline autoscalers, executing every
+// schedule in one discrete-event simulator against the instance catalog's prices and
+// launch latencies.
 //
 // # The simulator
 //
 // Time is virtual and starts at 0 when the workflow is submitted. A task runs for its TRUE
 // (recorded) runtime with the cores and memory the trace gives it, on one VM, once all its
-// parents have finished and the VM is ready and has room. A VM becomes ready a sampled
-// tier latency after it is requested (hot 0, warm = start a stopped VM, cold = launch new;
+// parents have finished and the VM is ready and has room. A VM becomes ready a sampled tier
+// latency after it is requested (hot 0, warm = start a stopped VM, cold = launch new;
 // lognormal fits of the catalog's mean and P90, drawn with u clamped to [0.01, 0.99] from a
-// seeded RNG so the lower bound can use the 1% quantile). Billing follows the catalog: each
-// running interval of a VM is billed per second from ready to release with a minimum of
-// MinimumBillSeconds; a stopped (warm) standby costs WarmCostPerSecond while it waits.
-// Events at the same instant are applied together and then the policy decides, so the
-// result depends only on the traces, the catalog and the seed.
+// seeded RNG so the lower bound can use the 1% quantile). Billing follows the catalog (and
+// the planner's Cost): each running interval of a VM is billed per second from ready to
+// release with a minimum of MinimumBillSeconds; a launch cancelled before it is ready is
+// not billed (clouds bill from the running state); a stopped (warm) standby costs
+// WarmCostPerSecond while it waits. Events at one instant are applied together and then
+// the policy decides, so the result depends only on the traces, the catalog and the seed.
 //
 // # Policies
 //
-//   - foresight: the graph analysis feeds the predictor model (history plus the run's own
-//     finished siblings never — predictions are made at submission), the LinUCB policy picks
-//     the runtime quantile, memory headroom and warm-ahead knobs, and the planner turns the
-//     predicted durations into VM requests and placements. The simulator then executes that
-//     plan against the true runtimes: every task goes to the VM the plan gave it, and among
-//     a VM's runnable tasks the earliest planned starts first; a later-planned task may
-//     start early when it fits (backfill). A VM is requested at its planned request time
-//     whatever happened before, and released as soon as every task placed on it has
-//     finished. Nothing is re-planned yet (the hook is Options.Replan, unused).
-//   - oracle: the same planner given the true runtimes, executed the same way.
-//   - reactive-cold: Karpenter / cluster-autoscaler. Runnable tasks are placed first-fit,
-//     oldest VM first (bin-packing, kinder to the baseline than kube-scheduler's default
-//     LeastAllocated spreading); tasks that do not fit on a ready or booting VM make it
-//     launch cold VMs of the baseline type; a VM idle for IdleTimeout (60 s, equal to the
-//     minimum bill, far shorter than cluster-autoscaler's 10 min default) is terminated.
-//   - reactive-warm: EC2 Auto Scaling with a warm pool. As reactive-cold, but launches are
-//     drawn from a pool of stopped, pre-initialised VMs (warm latency, storage cost while
-//     stopped) and scale-in returns VMs to it (ReuseOnScaleIn). AWS sizes a warm pool by
-//     default as the group's maximum minus its desired capacity; the maximum is set to the
-//     VMs that cover the workflow's ASAP peak demand, so the whole peak starts warm.
+//   - foresight: at submission the model predicts every task from history, the LinUCB
+//     policy picks the runtime quantile, memory headroom and warm-ahead knobs from the
+//     graph analysis, and planner.Make plans at that quantile. The pool manager keeps a
+//     warm pool sized from that forecast: one stopped VM per VM the plan would launch cold
+//     in its first wave; the plan is then made again with that pool (members are charged
+//     storage like reactive-warm's). The simulator executes the plan against the true
+//     runtimes: every task goes to the VM the plan gave it; among a VM's runnable tasks the
+//     earliest planned starts first and later ones backfill when they fit; a VM is
+//     requested at its planned time, or earlier when one of its tasks is already runnable;
+//     a VM is released (or its launch cancelled) as soon as the plan has nothing left for
+//     it. Finished tasks feed the model's run overlay (siblings), and drift — a task
+//     finishing, or still running, more than max(30 s, 50% of its planned duration) from its
+//     planned finish — re-plans the unstarted tasks through planner.Make with everything
+//     started fixed where it runs, the workflow's VMs offered as hot pool VMs and the
+//     unclaimed warm-pool members as warm ones, at dispatch-time predictions (at most 12
+//     re-plans, 60 s apart). After the run the policy is rewarded against the lower bounds.
+//   - oracle: the same planner, pool sizing and re-planning, given the true runtimes.
+//   - reactive-cold: Karpenter / cluster-autoscaler. Runnable tasks are placed first-fit in
+//     FIFO order, oldest VM first (bin-packing, kinder to the baseline than kube-scheduler's
+//     default LeastAllocated spreading); tasks that fit on no ready or booting VM make it
+//     launch cold VMs; a VM idle for IdleTimeout (60 s, the minimum bill, far shorter than
+//     cluster-autoscaler's 10 min default) is terminated.
+//   - reactive-warm: EC2 Auto Scaling with a warm pool. As reactive-cold, but launches draw
+//     from a pool of stopped, pre-initialised VMs (warm latency, storage while stopped) and
+//     scale-in returns VMs to it (ReuseOnScaleIn). AWS sizes a warm pool by default as the
+//     group's maximum minus its desired capacity; the maximum is the VMs that cover the
+//     workflow's ASAP peak demand, so the whole peak can start warm.
 //   - static-peak: a hot pool covering the ASAP peak demand (every task at its earliest
-//     start on unlimited machines) is running from before submission until the workflow
-//     ends; tasks are placed first-fit in FIFO order.
+//     start on unlimited machines) runs from before submission until the workflow ends.
 //
-// The baselines use one instance type: the cheapest type per core that fits the
+// The baselines use one instance type: the cheapest per core among the types that fit the
 // workflow's largest task (cores and memory), so they can place every task.
 //
 // # Lower bounds
 //
-// Makespan ≥ max(critical path, total core-seconds / quota cores), plus the smallest
-// launch latency the simulator can draw (the 1% quantile of the fastest non-hot tier) for
-// policies that start with no hot VM. Cost ≥ the linear-programming bound: the cheapest
-// fractional mix of instance types whose core-seconds and byte-seconds cover the work
-// (solved exactly over single types and pairs), and at least one minimum charge. The issue
-// asks for LP + one minimum charge; that sum is not a valid bound when the work keeps every
-// VM busy past its minimum, so the bound here is the maximum of the two, which every
-// policy's bill provably meets.
+// Makespan ≥ max(critical path, total core-seconds / quota cores), plus the smallest launch
+// latency the simulator can draw (the 1% quantile of the fastest warm or cold tier) for
+// policies that start with no hot VM (all but static-peak). Cost ≥ the linear-programming
+// bound: the cheapest fractional mix of instance types whose core-seconds and byte-seconds
+// cover the work (solved exactly over single types and pairs), and at least one minimum
+// charge. The issue asks for LP + one minimum charge; that sum is not a valid bound when
+// the work keeps every VM busy past its minimum, so the bound is the maximum of the two,
+// which every policy's bill provably meets.
 //
 // # Prediction accuracy
 //
-// For each scored trace every task is predicted at dispatch (its start time in the
-// foresight run) from everything observed before that moment: history plus the run's
-// siblings that had finished. The baselines are Argo's last-run estimate and Dask's EWMA
-// (α = 0.5) per task signature, falling back to the category, the family and then all
-// history. Reported: per-task median absolute percentage error, P90 coverage (for the
-// point baselines, the share of actuals at or under the point estimate), and the makespan
-// forecast error |CP(predicted) − CP(true)| / CP(true) of the critical path. The same
-// figures for predictions made at submission are reported as "<method>@submit".
+// Every task of a scored trace is predicted at dispatch (its start in the foresight run)
+// from everything observed before that instant: history plus the run's siblings finished
+// by then. Baselines: Argo's last-run estimate and Dask's EWMA (α = 0.5) per task
+// signature, falling back to the category, the family and then all history. Reported:
+// per-task median absolute percentage error, P90 coverage (for the point baselines, the
+// share of actuals at or under the estimate) and the makespan forecast error
+// |CP(predicted) − CP(true)| / CP(true) of the critical path. The same figures for the
+// predictions made at submission are reported as "<method>@submit". History: traces under
+// --history are observed first; scored traces (by family, then file name) join it only
+// after they are scored, so a trace is never predicted from its own runtimes.
+//
+// # Learning curve
+//
+// Options.LearningWorkflows workflows are drawn (seeded) from all traces, each task's
+// runtime multiplied by exp(r/2) with r a residual (log runtime minus its category median)
+// drawn from the family's recorded tasks of that category. A fresh model and LinUCB policy
+// learn online; every action is also executed on every workflow with the same latency
+// draws, giving the best fixed action in hindsight (overall and per family) and the
+// cumulative regret of objective = ½ ln(makespan/LB) + ½ ln(cost/LB).
 package bench

@@ -27,7 +27,7 @@ func TestOracleExecutesItsPlanWhenLatencyIsExact(t *testing.T) {
 	cat := deterministicCatalog()
 	for _, tr := range f.traces {
 		for _, mode := range []string{"balanced", "fastest", "cheapest"} {
-			ex, err := executePlanned(tr, defaultPlanMaker, trueRuntimes(tr), oracleAction(), Options{Catalog: cat, Objective: mode}, 1, nil)
+			ex, err := executePlanned(tr, defaultPlanMaker, trueRuntimes(tr), oracleAction(), Options{Catalog: cat, Objective: mode, NoWarmPool: true}, 1, nil)
 			require.NoError(t, err, tr.Name)
 			// With exact runtimes and latencies, following the plan can only be as fast and as
 			// cheap as the plan says (backfill may start a task earlier, never later).

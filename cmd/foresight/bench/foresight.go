@@ -3,16 +3,11 @@ package bench
 import (
 	"fmt"
 
-	"github.com/foresight-run/foresight/pkg/catalog"
 	"github.com/foresight-run/foresight/pkg/events"
 	"github.com/foresight-run/foresight/services/graphbuilder/dag"
 	"github.com/foresight-run/foresight/services/predictor/model"
 	"github.com/foresight-run/foresight/services/predictor/policy"
 )
-
-// planMaker turns per-task planned durations into an executable plan: the allocator's
-// planner in production (see planner.go).
-type planMaker func(cat catalog.Catalog, tr *Trace, dur []float64, a policy.Action, mode string) (*execPlan, error)
 
 // graphOf builds the graph builder's view of a trace once.
 func graphOf(tr *Trace) (*dag.Graph, error) {

@@ -15,6 +15,8 @@ type planVM struct {
 	requestAt float64
 	// resumes indexes the plan VM this one restarts after a stop, or -1.
 	resumes int
+	// warmMember is the warm-pool member this VM starts, or -1.
+	warmMember int
 	// held is 1 + the id of the simulator VM a re-plan kept (one the workflow already
 	// holds), 0 for a VM still to request.
 	held int
@@ -37,8 +39,8 @@ type execPlan struct {
 const (
 	DriftMinSeconds  = 30.0
 	DriftFraction    = 0.5
-	ReplanGapSeconds = 30.0
-	MaxReplans       = 20
+	ReplanGapSeconds = 60.0
+	MaxReplans       = 12
 )
 
 // adaptation is how an execution learns and re-plans while it runs: the monitor feeding
@@ -178,6 +180,9 @@ func (e *planExecutor) request(s *sim) {
 			v.hotFrom = v.requestAt
 		case events.TierWarm:
 			v.standbyFrom = 0 // a stopped VM the pool kept for this workflow since submission
+			if wp := s.warm; wp != nil && pv.warmMember >= 0 && pv.warmMember < len(wp.claimed) {
+				wp.claimed[pv.warmMember] = true
+			}
 		}
 		e.simOf[i] = v.id
 	}

@@ -108,6 +108,15 @@ type sim struct {
 	wakes map[float64]bool
 	// standbyCost accumulates warm-pool storage not tied to one VM interval.
 	standbyCost float64
+	// warm is the warm pool a planned execution may claim from (nil: none).
+	warm *plannedWarmPool
+}
+
+// plannedWarmPool is a warm pool of stopped VMs the planner may claim; each member costs
+// storage from submission until it is started, or until the workflow ends.
+type plannedWarmPool struct {
+	types   []catalog.InstanceType
+	claimed []bool
 }
 
 func newSim(tr *Trace, cat catalog.Catalog, seed uint64) *sim {
@@ -287,6 +296,13 @@ func (s *sim) makespan() float64 {
 // standby storage.
 func (s *sim) cost() float64 {
 	c := s.standbyCost
+	if wp := s.warm; wp != nil {
+		for k, claimed := range wp.claimed {
+			if !claimed {
+				c += s.makespan() * wp.types[k].WarmCostPerSecond
+			}
+		}
+	}
 	for _, v := range s.vms {
 		if v.cancelled {
 			continue
