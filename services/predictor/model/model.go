@@ -493,7 +493,9 @@ func (m *Model) estimate(q Query) est {
 		if lv.f == nil || lv.f.n == 0 {
 			continue
 		}
-		mu, dx := lv.f.at(x, hasX)
+		// Input size explains runtime within a kind of task; the family and global pools
+		// mix kinds, where a regression on size would only rank kinds by their inputs.
+		mu, dx := lv.f.at(x, hasX && i < 2)
 		// Shrink a sparse signature toward its category within the family (empirical
 		// Bayes): one observation of a signature is evidence, not a verdict. Only the
 		// category is a fair parent; a family mixes kinds of task whose runtimes differ by

@@ -276,3 +276,17 @@ func TestRunPoolIgnoresInputAcrossKinds(t *testing.T) {
 	require.Greater(t, p.P50, 0.1)
 	require.Greater(t, p.P90/p.P50, 2.0, "other kinds of task leave the spread wide")
 }
+
+func TestFamilyPriorIgnoresInputAcrossKinds(t *testing.T) {
+	t.Parallel()
+	m := New(DefaultConfig())
+	for i := range 10 {
+		m.Observe(Observation{Signature: "big", Family: "f", Category: "big", InputBytes: 1 << 30, RuntimeSeconds: 50 + float64(i)})
+		m.Observe(Observation{Signature: "small", Family: "f", Category: "small", InputBytes: 1 << 28, RuntimeSeconds: 0.3})
+	}
+	for _, in := range []int64{1 << 24, 1 << 29, 1 << 33} {
+		p := m.Predict(Query{Signature: "new", Family: "f", Category: "new", InputBytes: in})
+		require.Equal(t, SourceFamilyPrior, p.Source)
+		require.Equal(t, m.Predict(Query{Signature: "new", Family: "f", Category: "new"}).P50, p.P50)
+	}
+}
