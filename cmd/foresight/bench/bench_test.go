@@ -53,8 +53,13 @@ func TestSameSeedSameJSON(t *testing.T) {
 func TestLowerBoundsHoldForEveryPolicy(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
+	real, err := LoadDir("testdata/real")
+	require.NoError(t, err)
 	for _, seed := range []uint64{1, 2, 3} {
 		res := runTiny(t, f, seed)
+		more, err := Run(Options{Traces: real, Catalog: f.cat, Seed: seed})
+		require.NoError(t, err)
+		res.Runs = append(res.Runs, more.Runs...)
 		require.NotEmpty(t, res.Runs)
 		for _, r := range res.Runs {
 			require.LessOrEqual(t, r.MakespanLowerBoundSeconds, r.MakespanSeconds+1e-6, "%s %s seed %d", r.Trace, r.Policy, seed)
@@ -81,5 +86,54 @@ func TestJSONFieldNames(t *testing.T) {
 	for _, k := range []string{"trace", "family", "tasks", "policy", "makespan_seconds", "cost_usd",
 		"makespan_lower_bound_seconds", "cost_lower_bound_usd"} {
 		require.Contains(t, runs[0], k)
+	}
+}
+
+func TestHistoryNeverHoldsTheScoredTrace(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	real, err := LoadDir("testdata/real")
+	require.NoError(t, err)
+	tests := []struct {
+		name    string
+		history []*Trace
+		// want maps a trace to whether its family had history when it was scored.
+		want map[string]bool
+	}{
+		{
+			name: "scored in order, each joining history after it is scored",
+			want: map[string]bool{
+				"blast-chameleon-small-001.json": false, "epigenomics-chameleon-hep-1seq-100k-001.json": false,
+				"srasearch-chameleon-10a-001.json": false, "srasearch-chameleon-10a-002.json": true,
+			},
+		},
+		{
+			name: "a history directory is observed first", history: []*Trace{real[2]},
+			want: map[string]bool{
+				"blast-chameleon-small-001.json": false, "srasearch-chameleon-10a-001.json": true,
+				"srasearch-chameleon-10a-002.json": true,
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res, err := Run(Options{Traces: real, History: tc.history, Catalog: f.cat, Seed: 1})
+			require.NoError(t, err)
+			seen := map[string]bool{}
+			for _, r := range res.Prediction {
+				if want, ok := tc.want[r.Trace]; ok {
+					require.Equal(t, want, r.WithHistory, "%s %s", r.Trace, r.Method)
+					seen[r.Trace] = true
+				}
+			}
+			require.Len(t, seen, len(tc.want))
+			// With no history at all, the baselines have nothing to say at submission.
+			for _, r := range res.Prediction {
+				if r.Trace == "blast-chameleon-small-001.json" && r.Method == MethodLastRun+SubmitSuffix && tc.history == nil {
+					require.InDelta(t, 1.0, r.MedianAPE, 1e-9)
+				}
+			}
+		})
 	}
 }
