@@ -24,8 +24,10 @@ var _ Forecaster = (*holtWinters)(nil)
 // periods of data, or period < 2, it degrades to Holt's linear trend.
 func NewHoltWinters(period int) Forecaster { return &holtWinters{period: period} }
 
+// Name implements Forecaster.
 func (f *holtWinters) Name() string { return fmt.Sprintf("holt-winters(%d)", f.period) }
 
+// Fit implements Forecaster.
 func (f *holtWinters) Fit(s Series) error {
 	y := s.Values
 	if len(y) < 4 {
@@ -45,7 +47,7 @@ func (f *holtWinters) Fit(s Series) error {
 	for _, a := range grid {
 		for _, b := range betas {
 			for _, g := range gammas {
-				sse, _ := f.run(y, m, a, b, g, false)
+				sse := f.run(y, m, a, b, g, false)
 				if sse < best {
 					best = sse
 					f.alpha, f.beta, f.gamma = a, b, g
@@ -53,7 +55,7 @@ func (f *holtWinters) Fit(s Series) error {
 			}
 		}
 	}
-	sse, _ := f.run(y, m, f.alpha, f.beta, f.gamma, true)
+	sse := f.run(y, m, f.alpha, f.beta, f.gamma, true)
 	f.sigma = math.Sqrt(sse / float64(len(y)))
 	f.n = len(y)
 	f.fitted = true
@@ -65,7 +67,7 @@ func (f *holtWinters) Fit(s Series) error {
 
 // run filters y with the given parameters and returns the one-step squared error; with
 // keep it stores the final state.
-func (f *holtWinters) run(y []float64, m int, a, b, g float64, keep bool) (float64, bool) {
+func (f *holtWinters) run(y []float64, m int, a, b, g float64, keep bool) float64 {
 	var level, trend float64
 	season := make([]float64, m)
 	if m > 1 {
@@ -105,9 +107,10 @@ func (f *holtWinters) run(y []float64, m int, a, b, g float64, keep bool) (float
 	if keep {
 		f.level, f.trend, f.season = level, trend, season
 	}
-	return sse, true
+	return sse
 }
 
+// Forecast implements Forecaster.
 func (f *holtWinters) Forecast(h int) (mean, lo, hi []float64) {
 	if !f.fitted || h <= 0 {
 		return nil, nil, nil

@@ -33,6 +33,7 @@ func NewProphetLike(periods []float64, fourierOrder int, changepoints int) Forec
 	return &prophetLike{periods: periods, order: max(fourierOrder, 0), changepoints: max(changepoints, 0), ridge: 1}
 }
 
+// Name implements Forecaster.
 func (f *prophetLike) Name() string {
 	return fmt.Sprintf("prophet-like(%v,k=%d,cp=%d)", f.periods, f.order, f.changepoints)
 }
@@ -53,6 +54,7 @@ func (f *prophetLike) row(t float64, dst []float64) {
 	}
 }
 
+// Fit implements Forecaster.
 func (f *prophetLike) Fit(s Series) error {
 	y := s.Values
 	n := len(y)
@@ -115,6 +117,7 @@ func dot(a, b []float64) float64 {
 	return s
 }
 
+// Forecast implements Forecaster.
 func (f *prophetLike) Forecast(h int) (mean, lo, hi []float64) {
 	if f.beta == nil || h <= 0 {
 		return nil, nil, nil

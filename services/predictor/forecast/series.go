@@ -43,8 +43,10 @@ var _ Forecaster = (*seasonalNaive)(nil)
 // forecast.
 func NewSeasonalNaive(period int) Forecaster { return &seasonalNaive{period: max(period, 1)} }
 
+// Name implements Forecaster.
 func (f *seasonalNaive) Name() string { return fmt.Sprintf("seasonal-naive(%d)", f.period) }
 
+// Fit implements Forecaster.
 func (f *seasonalNaive) Fit(s Series) error {
 	if len(s.Values) < f.period+1 {
 		return fmt.Errorf("seasonal naive needs %d points, got %d: %w", f.period+1, len(s.Values), ErrShortSeries)
@@ -59,6 +61,7 @@ func (f *seasonalNaive) Fit(s Series) error {
 	return nil
 }
 
+// Forecast implements Forecaster.
 func (f *seasonalNaive) Forecast(h int) (mean, lo, hi []float64) {
 	if f.vals == nil || h <= 0 {
 		return nil, nil, nil
