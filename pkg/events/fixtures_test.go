@@ -22,6 +22,7 @@ var payloadOf = map[Type]payloadCodec{
 	TypePlanReady:         codec[PlanReady](),
 	TypeVMProvisioned:     codec[VMProvisioned](),
 	TypeVMReleased:        codec[VMReleased](),
+	TypeVMIdle:            codec[VMIdle](),
 	TypeTaskDispatched:    codec[TaskDispatched](),
 	TypeTaskObserved:      codec[TaskObserved](),
 	TypePredictionDelta:   codec[PredictionDelta](),

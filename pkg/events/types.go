@@ -15,6 +15,7 @@ const (
 	TypePlanReady         Type = "foresight.plan-ready.v1"
 	TypeVMProvisioned     Type = "foresight.vm-provisioned.v1"
 	TypeVMReleased        Type = "foresight.vm-released.v1"
+	TypeVMIdle            Type = "foresight.vm-idle.v1"
 	TypeTaskDispatched    Type = "foresight.task-dispatched.v1"
 	TypeTaskObserved      Type = "foresight.task-observed.v1"
 	TypePredictionDelta   Type = "foresight.prediction-delta.v1"
@@ -26,7 +27,7 @@ const (
 var AllTypes = []Type{
 	TypeWorkflowSubmitted, TypeWorkflowRejected, TypeGraphBuilt, TypeDemandPredicted,
 	TypePlanReady, TypeVMProvisioned, TypeTaskDispatched, TypeTaskObserved,
-	TypePredictionDelta, TypeReplanRequested, TypeVMReleased, TypeWorkflowCompleted,
+	TypePredictionDelta, TypeReplanRequested, TypeVMIdle, TypeVMReleased, TypeWorkflowCompleted,
 }
 
 // Payload is implemented by every event data type.
@@ -251,6 +252,17 @@ type VMReleased struct {
 	Reason     string `json:"reason"`
 }
 
+// VMIdle says a workflow's VM has no task running, and when the plan next needs it, so
+// the pool manager can keep it hot, stop it to warm standby or terminate it.
+type VMIdle struct {
+	VMID       string `json:"vm_id"`
+	WorkflowID string `json:"workflow_id"`
+	Key        string `json:"key"`
+	// NextNeedSeconds is how long from now until the plan next runs a task on it; absent
+	// when the plan has no more work for it.
+	NextNeedSeconds *float64 `json:"next_need_seconds,omitempty"`
+}
+
 // TaskDispatched hands a task to the agent of a VM.
 type TaskDispatched struct {
 	WorkflowID  string `json:"workflow_id"`
@@ -348,6 +360,9 @@ func (VMReleased) EventType() Type { return TypeVMReleased }
 
 // EventType implements Payload.
 func (TaskDispatched) EventType() Type { return TypeTaskDispatched }
+
+// EventType implements Payload.
+func (VMIdle) EventType() Type { return TypeVMIdle }
 
 // EventType implements Payload.
 func (TaskObserved) EventType() Type { return TypeTaskObserved }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -121,9 +122,9 @@ func (s *Service) onDemandPredicted(ctx context.Context, tx pgx.Tx, env events.E
 		dp.WorkflowID, planJSON, plan.Reason); err != nil {
 		return fmt.Errorf("insert plan: %w", err)
 	}
-	placed := make(map[string]string, len(plan.Placements))
+	placed := make(map[string]events.Placement, len(plan.Placements))
 	for _, p := range plan.Placements {
-		placed[p.TaskID] = p.VMKey
+		placed[p.TaskID] = p
 	}
 	rows := make([][]any, 0, len(dp.Graph.Tasks))
 	for _, t := range dp.Graph.Tasks {
@@ -132,10 +133,15 @@ func (s *Service) onDemandPredicted(ctx context.Context, tx pgx.Tx, env events.E
 		if parents == nil {
 			parents = []string{}
 		}
-		rows = append(rows, []any{dp.WorkflowID, t.ID, "pending", t.CPU, t.MemoryBytes, parents, t.Retries, t.UpwardRank, placed[t.ID], spec})
+		p, ok := placed[t.ID]
+		var start *float64
+		if ok {
+			start = &p.StartSeconds
+		}
+		rows = append(rows, []any{dp.WorkflowID, t.ID, "pending", t.CPU, t.MemoryBytes, parents, t.Retries, t.UpwardRank, p.VMKey, start, spec})
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"task_runs"},
-		[]string{"workflow_id", "task_id", "state", "cpu", "memory_bytes", "parents", "retries", "priority", "planned_vm", "spec"},
+		[]string{"workflow_id", "task_id", "state", "cpu", "memory_bytes", "parents", "retries", "priority", "planned_vm", "planned_start", "spec"},
 		pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("insert task runs: %w", err)
 	}
@@ -152,7 +158,8 @@ func (s *Service) onVMProvisioned(ctx context.Context, tx pgx.Tx, env events.Env
 	}
 	if _, err := tx.Exec(ctx,
 		`INSERT INTO allocation_vms (vm_id, workflow_id, vm_key, instance_type, cores, memory_bytes, ready_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-		 ON CONFLICT (vm_id) DO NOTHING`, vm.VMID, vm.WorkflowID, vm.Key, vm.InstanceType, vm.Cores, vm.MemoryBytes, vm.ReadyAt); err != nil {
+		 ON CONFLICT (vm_id) DO UPDATE SET released = false, ready_at = EXCLUDED.ready_at`,
+		vm.VMID, vm.WorkflowID, vm.Key, vm.InstanceType, vm.Cores, vm.MemoryBytes, vm.ReadyAt); err != nil {
 		return fmt.Errorf("insert vm: %w", err)
 	}
 	return s.dispatch(ctx, tx, vm.WorkflowID)
@@ -220,7 +227,46 @@ func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Enve
 		obs.WorkflowID, obs.TaskID, string(next), obs.FinishedAt); err != nil {
 		return fmt.Errorf("update task run: %w", err)
 	}
-	return s.dispatch(ctx, tx, obs.WorkflowID)
+	if err := s.dispatch(ctx, tx, obs.WorkflowID); err != nil {
+		return err
+	}
+	return s.announceIdle(ctx, tx, obs.WorkflowID, obs.VMID, env.ID)
+}
+
+// announceIdle tells the pool manager that a VM has no task running and when the plan next
+// needs it, so scale-in can look ahead. A finished workflow's VMs are released by its
+// completion instead.
+func (s *Service) announceIdle(ctx context.Context, tx pgx.Tx, workflowID, vmID, causeID string) error {
+	var (
+		key       string
+		busy      int
+		state     string
+		startedAt *time.Time
+		next      *float64
+	)
+	err := tx.QueryRow(ctx,
+		`SELECT v.vm_key, a.state, a.started_at,
+		        (SELECT count(*) FROM task_runs r WHERE r.workflow_id = $1 AND r.vm_id = $2 AND r.state = 'dispatched'),
+		        (SELECT min(planned_start) FROM task_runs r WHERE r.workflow_id = $1 AND r.planned_vm = v.vm_key AND r.state = 'pending')
+		 FROM allocation_vms v JOIN allocations a USING (workflow_id) WHERE v.vm_id = $2 AND NOT v.released`,
+		workflowID, vmID).Scan(&key, &state, &startedAt, &busy, &next)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (busy > 0 || state == "done")) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("idle check %s: %w", vmID, err)
+	}
+	idle := events.VMIdle{VMID: vmID, WorkflowID: workflowID, Key: key}
+	now := s.rt.Clock.Now()
+	if next != nil {
+		in := *next
+		if startedAt != nil {
+			in -= now.Sub(*startedAt).Seconds()
+		}
+		in = max(in, 0)
+		idle.NextNeedSeconds = &in
+	}
+	return outbox.Emit(ctx, tx, events.DerivedID(causeID, "idle"), Source, workflowID, now, idle)
 }
 
 // lockAllocation serialises every allocator handler of one workflow, so two concurrent

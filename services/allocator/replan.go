@@ -119,12 +119,14 @@ func (s *Service) replan(ctx context.Context, tx pgx.Tx, workflowID, reason, cau
 		return err
 	}
 	ids, vms := make([]string, 0, len(plan.Placements)), make([]string, 0, len(plan.Placements))
+	starts := make([]float64, 0, len(plan.Placements))
 	for _, p := range plan.Placements {
-		ids, vms = append(ids, p.TaskID), append(vms, p.VMKey)
+		ids, vms, starts = append(ids, p.TaskID), append(vms, p.VMKey), append(starts, p.StartSeconds)
 	}
 	if _, err := tx.Exec(ctx,
-		`UPDATE task_runs r SET planned_vm = p.vm FROM unnest($2::text[], $3::text[]) AS p(task, vm)
-		 WHERE r.workflow_id = $1 AND r.task_id = p.task AND r.state = 'pending'`, workflowID, ids, vms); err != nil {
+		`UPDATE task_runs r SET planned_vm = p.vm, planned_start = p.start
+		 FROM unnest($2::text[], $3::text[], $4::float8[]) AS p(task, vm, start)
+		 WHERE r.workflow_id = $1 AND r.task_id = p.task AND r.state = 'pending'`, workflowID, ids, vms, starts); err != nil {
 		return fmt.Errorf("apply plan v%d: %w", plan.Version, err)
 	}
 	s.log.Info("re-planned", "workflow_id", workflowID, "version", plan.Version, "reason", reason, "new_vms", len(plan.VMRequests))

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -87,6 +88,12 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.rt.Subscribe(ctx, bus.Subscription{
 		Durable: "poolmanager-workflow-completed", Type: events.TypeWorkflowCompleted, Concurrency: 4,
 		Handler: bus.Transactional(s.rt.Pool, "poolmanager-workflow-completed", s.onWorkflowCompleted),
+	}); err != nil {
+		return err
+	}
+	if err := s.rt.Subscribe(ctx, bus.Subscription{
+		Durable: "poolmanager-vm-idle", Type: events.TypeVMIdle, Concurrency: 4,
+		Handler: bus.Transactional(s.rt.Pool, "poolmanager-vm-idle", s.onVMIdle),
 	}); err != nil {
 		return err
 	}
@@ -202,6 +209,9 @@ func (s *Service) launchDue(ctx context.Context) (int, error) {
 	if n > 0 || err != nil {
 		return n, err
 	}
+	if n, err := s.startDue(ctx); n > 0 || err != nil {
+		return n, err
+	}
 	tx, err := s.rt.Pool.Begin(ctx)
 	if err != nil {
 		return 0, err
@@ -263,6 +273,7 @@ type vmRow struct {
 	cores                                                      float64
 	mem                                                        int64
 	requestedAt                                                time.Time
+	starts                                                     int
 }
 
 // readyDue checks one provisioning VM whose boot should be over.
@@ -275,9 +286,9 @@ func (s *Service) readyDue(ctx context.Context) (int, error) {
 	var r vmRow
 	var vmID string
 	err = tx.QueryRow(ctx,
-		`SELECT key, workflow_id::text, instance_type, tier, cores, memory_bytes, requested_at, vm_id, reason FROM vms
+		`SELECT key, workflow_id::text, instance_type, tier, cores, memory_bytes, requested_at, vm_id, reason, starts FROM vms
 		 WHERE state = 'provisioning' AND ready_at <= $1 ORDER BY ready_at LIMIT 1 FOR UPDATE SKIP LOCKED`,
-		s.rt.Clock.Now()).Scan(&r.key, &r.workflowID, &r.instanceType, &r.tier, &r.cores, &r.mem, &r.requestedAt, &vmID, &r.fallback)
+		s.rt.Clock.Now()).Scan(&r.key, &r.workflowID, &r.instanceType, &r.tier, &r.cores, &r.mem, &r.requestedAt, &vmID, &r.fallback, &r.starts)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
@@ -322,7 +333,8 @@ func (s *Service) ready(ctx context.Context, tx pgx.Tx, r vmRow, vm provider.VM,
 		ev.Fallback = r.fallback
 	}
 	s.log.Info("vm provisioned", "workflow_id", r.workflowID, "vm_id", vm.ID, "cores", vm.Cores, "type", vm.InstanceType)
-	return outbox.Emit(ctx, tx, events.DerivedID(r.key, "provisioned"), Source, r.workflowID, now, ev)
+	// Each start of the VM is announced once: the id carries the start count.
+	return outbox.Emit(ctx, tx, events.DerivedID(r.key, "provisioned", strconv.Itoa(r.starts)), Source, r.workflowID, now, ev)
 }
 
 // fallBack handles a launch refused for provider health. While the breaker is closed the
@@ -391,6 +403,10 @@ func (s *Service) runTask(ctx context.Context, env events.Envelope) error {
 	if finished {
 		log.Info("attempt already finished; not running it again")
 		return nil
+	}
+	// hot_idle/idle --assign--> busy (pool.Transition); other states are left alone.
+	if _, err := s.rt.Pool.Exec(ctx, `UPDATE vms SET state = 'busy', updated_at = now() WHERE vm_id = $1 AND state IN ('hot_idle', 'idle')`, d.VMID); err != nil {
+		return fmt.Errorf("mark vm busy: %w", err)
 	}
 	opts := s.opts.Agent
 	opts.WorkDir = fmt.Sprintf("%s/%s", opts.WorkDir, d.WorkflowID)

@@ -7,13 +7,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/foresight-run/foresight/pkg/catalog"
 	"github.com/foresight-run/foresight/pkg/clock"
+	"github.com/foresight-run/foresight/pkg/events"
 	"github.com/foresight-run/foresight/pkg/service"
 	"github.com/foresight-run/foresight/pkg/testenv"
+	"github.com/foresight-run/foresight/services/poolmanager/provider"
 	"github.com/foresight-run/foresight/services/poolmanager/provider/breaker"
 	"github.com/foresight-run/foresight/services/poolmanager/provider/sim"
 )
@@ -143,4 +146,52 @@ func TestProvisioningWaitsForBoot(t *testing.T) {
 	var readyAt, requestedAt time.Time
 	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT ready_at, requested_at FROM vms WHERE key = 'key-boot'`).Scan(&readyAt, &requestedAt))
 	require.Greater(t, readyAt.Sub(requestedAt), 5*time.Second, "a cold launch takes the catalog's latency")
+}
+
+// TestScaleInLooksAhead drives one VM through idle periods of different lengths: a short
+// gap keeps it hot, a gap longer than a warm start but shorter than a launch stops it to
+// warm and starts it again ahead of the need, and no further need terminates it.
+func TestScaleInLooksAhead(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cat := catalog.Default()
+	cloud, err := sim.New(sim.Options{Catalog: cat, Clock: b.clock, Seed: 5})
+	require.NoError(t, err)
+	s := New(b.rt, Options{Provider: cloud, Catalog: cat})
+	b.request(t, "key-scale", "c7i.large")
+	b.drive(t, s, "key-scale")
+	_, vmID, _, _ := b.row(t, "key-scale")
+	it, _ := cat.Type("c7i.large")
+
+	idle := func(need *float64) {
+		t.Helper()
+		env, err := events.New("test", "wf", b.clock.Now(), events.VMIdle{VMID: vmID, WorkflowID: "wf", Key: "key-scale", NextNeedSeconds: need})
+		require.NoError(t, err)
+		require.NoError(t, pgx.BeginFunc(context.Background(), b.pool, func(tx pgx.Tx) error {
+			return s.onVMIdle(context.Background(), tx, env)
+		}))
+	}
+	state := func() string { st, _, _, _ := b.row(t, "key-scale"); return st }
+	f := func(v float64) *float64 { return &v }
+
+	idle(f(it.Warm.P90Seconds / 2))
+	require.Equal(t, "hot_idle", state(), "needed again sooner than a warm start: stay hot")
+
+	// Once its prepaid minimum charge has run out, a gap a launch cannot cover but a warm
+	// start can is cheaper in standby.
+	b.clock.Advance(2 * time.Minute)
+	idle(f(it.Cold.P90Seconds - 5))
+	require.Equal(t, "warm", state(), "too soon for a launch, late enough for a start: stop to warm")
+	vm, err := cloud.Describe(context.Background(), vmID)
+	require.NoError(t, err)
+	require.Equal(t, provider.StateStopped, vm.State)
+
+	b.drive(t, s, "key-scale") // restarted ahead of the need
+	var provisioned int
+	require.NoError(t, b.pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM outbox WHERE type = 'foresight.vm-provisioned.v1'`).Scan(&provisioned))
+	require.Equal(t, 2, provisioned, "each start is announced")
+
+	idle(nil)
+	require.Equal(t, "terminated", state(), "no further need: terminate")
 }

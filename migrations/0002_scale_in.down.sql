@@ -1,0 +1,2 @@
+ALTER TABLE vms DROP COLUMN starts;
+ALTER TABLE task_runs DROP COLUMN planned_start;

@@ -1,0 +1,6 @@
+-- Scale-in that looks ahead.
+-- allocator: when the plan starts each pending task, so an idle VM's next need is known.
+ALTER TABLE task_runs ADD COLUMN planned_start double precision;
+-- poolmanager: how many times a VM was started (each start is announced once), and a
+-- stopped VM's planned restart time reuses launch_at.
+ALTER TABLE vms ADD COLUMN starts int NOT NULL DEFAULT 0;
