@@ -113,6 +113,7 @@ func writeMarkdown(b *strings.Builder, res *Result) {
 		fmt.Fprintf(b, "| %s | %.1f | %.4f | %.3f | %.3f | %.3f | %.3f |\n", p.Policy, p.MakespanSeconds, p.CostUSD,
 			p.MakespanOverLowerBound, p.CostOverLowerBound, p.ForesightMakespanRatio, p.ForesightCostRatio)
 	}
+	writeTargets(b, res)
 	b.WriteString("\n## Prediction accuracy (geometric means over traces; P90 coverage is an arithmetic mean)\n\n")
 	b.WriteString("At dispatch: from history plus the run's finished siblings. `@submit`: at submission, history only. " +
 		"For the point baselines (last-run = Argo, ewma α=0.5 = Dask) \"P90 coverage\" is the share of actuals at or under the estimate.\n\n")
@@ -133,14 +134,71 @@ func writeMarkdown(b *strings.Builder, res *Result) {
 		fmt.Fprintf(b, "| last-20 mean objective: policy | %.3f |\n| last-20: best fixed action | %.3f |\n| last-20: best action per family | %.3f |\n",
 			lc.Last20Policy, lc.Last20BestFixed, lc.Last20BestPerFamily)
 	}
-	b.WriteString("\n## Runs\n\n| trace | policy | tasks | makespan s | LB s | cost USD | LB USD |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("\n## Runs\n\n| trace | policy | tasks | makespan s | LB s | ÷ LB | cost USD | LB USD | ÷ LB | re-plans |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range res.Runs {
-		fmt.Fprintf(b, "| %s | %s | %d | %.1f | %.1f | %.4f | %.4f |\n", r.Trace, r.Policy, r.Tasks,
-			r.MakespanSeconds, r.MakespanLowerBoundSeconds, r.CostUSD, r.CostLowerBoundUSD)
+		fmt.Fprintf(b, "| %s | %s | %d | %.1f | %.1f | %.2f | %.4f | %.4f | %.2f | %d |\n", r.Trace, r.Policy, r.Tasks,
+			r.MakespanSeconds, r.MakespanLowerBoundSeconds, r.MakespanSeconds/r.MakespanLowerBoundSeconds,
+			r.CostUSD, r.CostLowerBoundUSD, r.CostUSD/r.CostLowerBoundUSD, r.Replans)
 	}
 	b.WriteString("\n## Prediction per trace\n\n| trace | method | median APE | P90 coverage | makespan forecast error | family had history |\n|---|---|---|---|---|---|\n")
 	for _, r := range res.Prediction {
 		fmt.Fprintf(b, "| %s | %s | %.3f | %.3f | %.3f | %v |\n", r.Trace, r.Method, r.MedianAPE, r.P90Coverage,
 			r.MakespanForecastError, r.WithHistory)
+	}
+}
+
+// writeTargets compares the summary with the targets DESIGN.md ("The yardstick") and issue 4
+// set; they are the design's numbers, printed beside the measured ones, never tuned to.
+func writeTargets(b *strings.Builder, res *Result) {
+	pol := map[string]PolicySummary{}
+	for _, p := range res.Summary.Policies {
+		pol[p.Policy] = p
+	}
+	met := map[string]MethodSummary{}
+	for _, m := range res.Summary.Methods {
+		met[m.Method] = m
+	}
+	mark := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**missed**"
+	}
+	b.WriteString("\n## Against the targets (DESIGN.md, issue 4)\n\n| target | measured | |\n|---|---|---|\n")
+	f, ok := pol[PolicyForesight]
+	if ok {
+		rows := []struct {
+			name     string
+			mk, cost float64
+		}{
+			{PolicyReactiveWarm, 1.00, 0.60}, {PolicyStaticPeak, 1.00, 0.35}, {PolicyOracle, 1.10, 1.10},
+		}
+		for _, r := range rows {
+			p, ok := pol[r.name]
+			if !ok {
+				continue
+			}
+			fmt.Fprintf(b, "| makespan vs %s ≤ %.2f× | %.3f× | %s |\n", r.name, r.mk, p.ForesightMakespanRatio, mark(p.ForesightMakespanRatio <= r.mk))
+			fmt.Fprintf(b, "| cost vs %s ≤ %.2f× | %.3f× | %s |\n", r.name, r.cost, p.ForesightCostRatio, mark(p.ForesightCostRatio <= r.cost))
+		}
+		fmt.Fprintf(b, "| makespan vs lower bound ≤ 1.15× | %.3f× | %s |\n", f.MakespanOverLowerBound, mark(f.MakespanOverLowerBound <= 1.15))
+		fmt.Fprintf(b, "| cost vs lower bound ≤ 2.0× | %.3f× | %s |\n", f.CostOverLowerBound, mark(f.CostOverLowerBound <= 2.0))
+	}
+	if fm, ok := met[MethodForesight]; ok {
+		fmt.Fprintf(b, "| median APE ≤ 15%% on families with history | %.1f%% | %s |\n", 100*fm.MedianAPEWithHistory, mark(fm.MedianAPEWithHistory <= 0.15))
+		for _, base := range []string{MethodLastRun, MethodEWMA} {
+			if m, ok := met[base]; ok && m.MedianAPEWithHistory > 0 {
+				r := fm.MedianAPEWithHistory / m.MedianAPEWithHistory
+				fmt.Fprintf(b, "| median APE (with history) ≥ 30%% below %s | %.0f%% below | %s |\n", base, 100*(1-r), mark(r <= 0.7))
+			}
+		}
+		fmt.Fprintf(b, "| P90 coverage 85–95%% | %.1f%% | %s |\n", 100*fm.P90Coverage, mark(fm.P90Coverage >= 0.85 && fm.P90Coverage <= 0.95))
+	}
+	if lc := res.Learning; lc != nil && len(lc.Points) >= 20 {
+		fmt.Fprintf(b, "| learning: last-20 mean objective ≤ best fixed action | %.3f vs %.3f | %s |\n", lc.Last20Policy, lc.Last20BestFixed, mark(lc.Last20Policy <= lc.Last20BestFixed))
+		fmt.Fprintf(b, "| learning: within 5%% of best action per family | %.3f vs %.3f | %s |\n", lc.Last20Policy, lc.Last20BestPerFamily, mark(lc.Last20Policy <= 1.05*lc.Last20BestPerFamily))
+		n := len(lc.Points)
+		half, full := lc.Points[n/2-1].CumulativeRegret, lc.Points[n-1].CumulativeRegret
+		fmt.Fprintf(b, "| learning: regret sublinear (second half adds less than the first) | %.3f then +%.3f | %s |\n", half, full-half, mark(full-half < half))
 	}
 }
