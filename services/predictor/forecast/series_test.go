@@ -150,3 +150,38 @@ func TestPoolTargets(t *testing.T) {
 		})
 	}
 }
+
+func TestPlanPool(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		s        Series
+		wantErr  error
+		minTotal int
+	}{
+		{name: "too short", s: Series{Step: time.Hour, Values: []float64{1, 2}}, wantErr: ErrShortSeries},
+		{
+			// Hourly busy cores: 20 at night, 60 by day, four weeks.
+			name: "daily cycle", s: synth(24*28, 9, 0, []float64{24}, []float64{20}, 2, 0), minTotal: 1,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			hot, warm, model, err := PlanPool(tc.s, 6, TargetRule{CoresPerVM: 4, HotSteps: 1, WarmSteps: 6})
+			if tc.wantErr != nil {
+				require.ErrorIs(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.NotContains(t, model, "naive", "a seasonal model beats the baseline on a clean daily cycle")
+			require.GreaterOrEqual(t, hot+warm, tc.minTotal)
+			// The targets cover the next six hours' upper band, and no more than its peak.
+			peak := 0.0
+			for _, v := range tc.s.Values[len(tc.s.Values)-24:] {
+				peak = max(peak, v)
+			}
+			require.LessOrEqual(t, float64(hot+warm)*4, peak*1.5+8)
+		})
+	}
+}
