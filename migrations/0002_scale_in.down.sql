@@ -1,2 +1,3 @@
+DROP INDEX IF EXISTS task_observations_by_finish;
 ALTER TABLE vms DROP COLUMN starts;
 ALTER TABLE task_runs DROP COLUMN planned_start;

@@ -4,3 +4,6 @@ ALTER TABLE task_runs ADD COLUMN planned_start double precision;
 -- poolmanager: how many times a VM was started (each start is announced once), and a
 -- stopped VM's planned restart time reuses launch_at.
 ALTER TABLE vms ADD COLUMN starts int NOT NULL DEFAULT 0;
+
+-- predictor: the pool forecaster reads recent busy cores by finish time.
+CREATE INDEX task_observations_by_finish ON task_observations (finished_at);

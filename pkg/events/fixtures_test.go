@@ -23,6 +23,7 @@ var payloadOf = map[Type]payloadCodec{
 	TypeVMProvisioned:     codec[VMProvisioned](),
 	TypeVMReleased:        codec[VMReleased](),
 	TypeVMIdle:            codec[VMIdle](),
+	TypePoolForecast:      codec[PoolForecast](),
 	TypeTaskDispatched:    codec[TaskDispatched](),
 	TypeTaskObserved:      codec[TaskObserved](),
 	TypePredictionDelta:   codec[PredictionDelta](),

@@ -16,6 +16,7 @@ const (
 	TypeVMProvisioned     Type = "foresight.vm-provisioned.v1"
 	TypeVMReleased        Type = "foresight.vm-released.v1"
 	TypeVMIdle            Type = "foresight.vm-idle.v1"
+	TypePoolForecast      Type = "foresight.pool-forecast.v1"
 	TypeTaskDispatched    Type = "foresight.task-dispatched.v1"
 	TypeTaskObserved      Type = "foresight.task-observed.v1"
 	TypePredictionDelta   Type = "foresight.prediction-delta.v1"
@@ -28,6 +29,7 @@ var AllTypes = []Type{
 	TypeWorkflowSubmitted, TypeWorkflowRejected, TypeGraphBuilt, TypeDemandPredicted,
 	TypePlanReady, TypeVMProvisioned, TypeTaskDispatched, TypeTaskObserved,
 	TypePredictionDelta, TypeReplanRequested, TypeVMIdle, TypeVMReleased, TypeWorkflowCompleted,
+	TypePoolForecast,
 }
 
 // Payload is implemented by every event data type.
@@ -204,6 +206,9 @@ type VMRequest struct {
 	RequestAtSeconds float64 `json:"request_at_seconds"`
 	ReadyBySeconds   float64 `json:"ready_by_seconds"`
 	Reason           string  `json:"reason"`
+	// PoolVMID, when set, claims that VM from the standing pool (tier hot or warm) instead
+	// of launching a new one.
+	PoolVMID string `json:"pool_vm_id,omitempty"`
 }
 
 // Placement puts one task on a planned VM.
@@ -321,6 +326,21 @@ type ReplanRequested struct {
 	TaskID     string `json:"task_id,omitempty"`
 }
 
+// PoolForecast is the predictor's forecast of the pool's background demand: busy cores
+// across all workflows, from now on, which sets the standing hot and warm pool targets.
+type PoolForecast struct {
+	GeneratedAt time.Time `json:"generated_at"`
+	StepSeconds float64   `json:"step_seconds"`
+	// Points hold from OffsetSeconds (after GeneratedAt) until the next point; Cores is the
+	// forecast mean and CoresP90 its upper band.
+	Points []DemandPoint `json:"points"`
+	// Model names the time-series model the backtest chose, and BacktestMAE its error in
+	// cores; HistoryPoints is how many steps of history it was fitted on.
+	Model         string  `json:"model"`
+	BacktestMAE   float64 `json:"backtest_mae"`
+	HistoryPoints int     `json:"history_points"`
+}
+
 // Workflow outcomes.
 const (
 	WorkflowSucceeded = "succeeded"
@@ -363,6 +383,9 @@ func (TaskDispatched) EventType() Type { return TypeTaskDispatched }
 
 // EventType implements Payload.
 func (VMIdle) EventType() Type { return TypeVMIdle }
+
+// EventType implements Payload.
+func (PoolForecast) EventType() Type { return TypePoolForecast }
 
 // EventType implements Payload.
 func (TaskObserved) EventType() Type { return TypeTaskObserved }

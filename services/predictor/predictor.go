@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -36,6 +37,8 @@ type Options struct {
 	// which contention windows are reported.
 	CapacityCores       float64
 	CapacityMemoryBytes int64
+	// PoolForecast configures the background-demand forecaster behind the pool targets.
+	PoolForecast PoolForecastOptions
 }
 
 // Service is the predictor.
@@ -46,6 +49,10 @@ type Service struct {
 
 	mu    sync.Mutex // guards model
 	model *model.Model
+
+	stopOnce sync.Once
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 // New returns the predictor on rt.
@@ -73,11 +80,25 @@ func (s *Service) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	if s.opts.PoolForecast.Interval > 0 {
+		var fctx context.Context
+		fctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+		s.done = make(chan struct{})
+		go func() { defer close(s.done); s.runPoolForecaster(fctx) }()
+	}
 	return nil
 }
 
-// Stop is a no-op: the runtime's consumer owns the subscriptions.
-func (s *Service) Stop() {}
+// Stop stops the pool forecaster; the runtime's consumer owns the subscriptions.
+// Idempotent.
+func (s *Service) Stop() {
+	s.stopOnce.Do(func() {
+		if s.cancel != nil {
+			s.cancel()
+			<-s.done
+		}
+	})
+}
 
 func (s *Service) loadHistory(ctx context.Context) error {
 	rows, err := s.rt.Pool.Query(ctx,
@@ -243,9 +264,11 @@ func loadPolicy(ctx context.Context, tx pgx.Tx, forUpdate bool) (*policy.LinUCB,
 // reported against this host's capacity.
 func Build(ctx context.Context, rt *service.Runtime) (service.Component, error) {
 	cores, mem := service.Host(rt.Config)
+	opts := Options{CapacityCores: cores, CapacityMemoryBytes: mem}
 	if rt.Config.Provider == "sim" {
 		q := catalog.Default().Quotas
-		cores, mem = q.MaxCores, 0 // memory is bounded per type, not by a quota
+		opts.CapacityCores, opts.CapacityMemoryBytes = q.MaxCores, 0 // memory is bounded per type, not by a quota
+		opts.PoolForecast.Interval = time.Minute                     // a cloud pool has standing targets to set
 	}
-	return New(rt, Options{CapacityCores: cores, CapacityMemoryBytes: mem}), nil
+	return New(rt, opts), nil
 }
