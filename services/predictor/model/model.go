@@ -123,6 +123,10 @@ type Config struct {
 	// PriorStrength its weight in pseudo-observations: small samples get wider quantiles.
 	PriorLogSigma float64 `json:"prior_log_sigma"`
 	PriorStrength float64 `json:"prior_strength"`
+	// ColdLogSigma is the log-space spread of a runtime guessed from other kinds of task
+	// (the run's other tasks, or PriorSeconds when nothing is known): within one workflow
+	// task runtimes span three to four orders of magnitude, a log-sd near 1.5.
+	ColdLogSigma float64 `json:"cold_log_sigma"`
 	// UserLogSigma is the log-space spread assumed around a user's estimate.
 	UserLogSigma float64 `json:"user_log_sigma"`
 	// ParentShrink is the weight, in pseudo-observations, of the parent key's estimate in a
@@ -158,6 +162,7 @@ func DefaultConfig() Config {
 		PriorLogSigma:       0.5,
 		PriorStrength:       3,
 		UserLogSigma:        0.7,
+		ColdLogSigma:        1.5,
 		ParentShrink:        0.5,
 		SiblingShrink:       1,
 		SiblingSpreadWeight: 6,
@@ -181,6 +186,7 @@ func (c Config) withDefaults() Config {
 	c.PriorLogSigma = cmp.Or(c.PriorLogSigma, d.PriorLogSigma)
 	c.PriorStrength = cmp.Or(c.PriorStrength, d.PriorStrength)
 	c.UserLogSigma = cmp.Or(c.UserLogSigma, d.UserLogSigma)
+	c.ColdLogSigma = cmp.Or(c.ColdLogSigma, d.ColdLogSigma)
 	c.ParentShrink = cmp.Or(c.ParentShrink, d.ParentShrink)
 	c.SiblingShrink = cmp.Or(c.SiblingShrink, d.SiblingShrink)
 	c.SiblingSpreadWeight = cmp.Or(c.SiblingSpreadWeight, d.SiblingSpreadWeight)
@@ -516,7 +522,7 @@ func (m *Model) estimate(q Query) est {
 		break
 	}
 	if !found {
-		e = m.fromLog(math.Log(m.cfg.PriorSeconds), nil, 2*m.cfg.PriorLogSigma, 0, SourceGlobalPrior, 0)
+		e = m.fromLog(math.Log(m.cfg.PriorSeconds), nil, m.cfg.ColdLogSigma, 0, SourceGlobalPrior, 0)
 	}
 	e.mem50, e.mem90 = m.memory(q, sk, ck, fk)
 	e.cpu = m.cpu(q, sk, ck, fk)

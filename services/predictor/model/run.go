@@ -190,8 +190,8 @@ func (r *Run) Predict(q Query) Prediction {
 		se := r.m.fromLog(mu, f.res, cfg.PriorLogSigma, dx, SourceSiblings, f.n)
 		if k == runKey {
 			// Other kinds of task say little about this one's spread.
-			se.o90 = max(se.o90, zScore(0.9)*2*cfg.PriorLogSigma)
-			se.o99 = max(se.o99, zScore(0.99)*2*cfg.PriorLogSigma)
+			se.o90 = max(se.o90, zScore(0.9)*cfg.ColdLogSigma)
+			se.o99 = max(se.o99, zScore(0.99)*cfg.ColdLogSigma)
 		}
 		se.mem50, se.mem90, se.cpu = e.mem50, e.mem90, e.cpu
 		if f.memN > 0 {
