@@ -32,6 +32,8 @@ type vmState struct {
 	inOpen    bool
 	ready     bool
 	gone      bool
+	// counted: the VM holds quota (running, or idle but kept running for reuse).
+	counted bool
 }
 
 // event kinds, in processing order at equal times: a VM becomes usable before the tasks
@@ -186,8 +188,16 @@ type state struct {
 
 	liveVMs    int
 	liveByType []int
-	liveCores  float64
-	liveMem    float64
+	// Quota use: VMs not released, including idle ones the plan may still keep running for
+	// a later task (hotIdle, oldest first), which are released first when the quota is full.
+	qVMs    int
+	qCores  float64
+	hotIdle []idleVM
+	// released logs, in idle order, the idle VMs makeRoom released: they ran until
+	// their idleSince, so a VM ready before that overlapped them.
+	released  []releasedVM
+	liveCores float64
+	liveMem   float64
 	// Running tasks: Σ cpu, Σ cpu·finish, Σ mem, Σ mem·finish, so the work they still hold
 	// at any t is Σ cpu·finish − t·Σ cpu.
 	runCPU, runCPUFin, runMem, runMemFin float64
@@ -363,8 +373,12 @@ func newState(in Input) (*state, error) {
 			s.liveByType[vm.typ]++
 			s.liveCores += s.types[vm.typ].Cores
 			s.liveMem += float64(s.types[vm.typ].MemoryBytes)
+			s.count(int32(i))
 			s.maybeOpen(int32(i))
-		} else if !idleFixed[int32(i)] {
+		} else if idleFixed[int32(i)] {
+			s.count(int32(i))
+			s.hotIdle = append(s.hotIdle, idleVM{v: int32(i), since: vm.idleSince})
+		} else {
 			vm.gone = true
 		}
 	}
@@ -477,9 +491,60 @@ func (s *state) fitOpen(i int32, t float64) (best int32, at, ext float64) {
 	return best, at, ext
 }
 
+// idleVM is an entry of the hot-idle queue: VM v, idle since since.
+type idleVM struct {
+	v     int32
+	since float64
+}
+
+type releasedVM struct {
+	at    float64
+	cores float64
+}
+
+// overlapping counts the VMs and cores makeRoom released that still ran after r.
+func (s *state) overlapping(r float64) (vms int, cores float64) {
+	for k := len(s.released) - 1; k >= 0 && s.released[k].at > r; k-- {
+		vms++
+		cores += s.released[k].cores
+	}
+	return vms, cores
+}
+
+// count makes VM v hold quota.
+func (s *state) count(v int32) {
+	if vm := &s.vms[v]; !vm.counted {
+		vm.counted = true
+		s.qVMs++
+		s.qCores += s.types[vm.typ].Cores
+	}
+}
+
+// makeRoom releases idle VMs, longest idle first, until one more VM of cores fits the
+// quota or none is left: a released VM can still be started again later, from warm.
+func (s *state) makeRoom(cores float64) {
+	q := s.in.Catalog.Quotas
+	full := func() bool {
+		return (q.MaxVMs > 0 && s.qVMs+1 > q.MaxVMs) || (q.MaxCores > 0 && s.qCores+cores > q.MaxCores+eps)
+	}
+	for full() && len(s.hotIdle) > 0 {
+		e := s.hotIdle[0]
+		s.hotIdle = s.hotIdle[1:]
+		vm := &s.vms[e.v]
+		if vm.running > 0 || !vm.counted || vm.gone || vm.idleSince != e.since {
+			continue // busy again (maybe idle again since, queued later), or released
+		}
+		vm.counted = false
+		s.qVMs--
+		s.qCores -= s.types[vm.typ].Cores
+		s.released = append(s.released, releasedVM{at: vm.idleSince, cores: s.types[vm.typ].Cores})
+	}
+}
+
 // place starts task i on VM v at time at.
 func (s *state) place(i, v int32, at float64) {
 	vm := &s.vms[v]
+	s.count(v)
 	if vm.running == 0 {
 		s.liveVMs++
 		s.liveByType[vm.typ]++
@@ -564,6 +629,7 @@ func (s *state) finishTask(i int32, t float64) {
 		s.liveCores -= s.types[vm.typ].Cores
 		s.liveMem -= float64(s.types[vm.typ].MemoryBytes)
 		s.idle[vm.typ] = append(s.idle[vm.typ], v)
+		s.hotIdle = append(s.hotIdle, idleVM{v: v, since: t})
 	} else {
 		s.maybeOpen(v)
 	}
@@ -598,10 +664,12 @@ func (s *state) dispatch(t float64) error {
 			s.place(i, open, openAt)
 			continue
 		}
+		// Waiting is possible while something is still to happen: a running VM that holds
+		// the task frees room, or any event frees quota.
 		waitAt := math.Inf(1)
-		if len(s.events) > 0 && s.liveHolds(i) {
+		if len(s.events) > 0 {
 			waitAt = s.events[0].t
-			if s.liveCores > 0 {
+			if s.liveHolds(i) && s.liveCores > 0 {
 				waitAt = max(waitAt, t+(held+ahead)/s.liveCores)
 			}
 		}
@@ -678,6 +746,9 @@ func (s *state) money(i int32, k int, t, ahead float64, billed bool, extra float
 // decide runs the pipeline for a task no busy VM can take now.
 func (s *state) decide(i int32, t, waitAt float64, open int32, openAt float64) (Candidate, error) {
 	in := &s.in
+	if q := in.Catalog.Quotas; q.MaxVMs > 0 || q.MaxCores > 0 {
+		s.makeRoom(s.smallestFit(i))
+	}
 	s.cand = s.cand[:0]
 	// Waiting comes first so that it wins ties: with nothing to gain from a new VM, a task
 	// runs later on capacity the plan already pays for.
@@ -712,15 +783,20 @@ func (s *state) decide(i int32, t, waitAt float64, open int32, openAt float64) (
 				continue
 			}
 			gap := max(0, t-vm.idleSince)
-			c := Candidate{Source: SourceIdle, Type: k, Start: t, ref: v}
-			c.Money = s.money(i, k, t, 0, false, tp.PricePerSecond*gap)
+			c := Candidate{Source: SourceIdle, Type: k, Start: t, ref: v, holdsQuota: vm.counted, Money: math.Inf(1)}
+			if vm.counted {
+				// Kept running across the gap.
+				c.Money = s.money(i, k, t, 0, false, tp.PricePerSecond*gap)
+			}
 			if ahead := s.lead(t); gap >= s.warm[k]+ahead {
 				restart := s.money(i, k, t, ahead, true, tp.WarmCostPerSecond*gap)
 				if restart < c.Money {
-					c.Money, c.Restart = restart, true
+					c.Money, c.Restart, c.holdsQuota = restart, true, false
 				}
 			}
-			s.cand = append(s.cand, c)
+			if !math.IsInf(c.Money, 1) {
+				s.cand = append(s.cand, c)
+			}
 			break
 		}
 		if n := s.poolNext[2*k]; n < len(s.poolHot[k]) {
@@ -744,15 +820,32 @@ func (s *state) decide(i int32, t, waitAt float64, open int32, openAt float64) (
 	ctx.Task, ctx.CPU, ctx.Memory, ctx.Duration, ctx.Rank = i, s.cpu[i], s.mem[i], s.dur[i], s.rank[i]
 	ctx.Now, ctx.T, ctx.Makespan, ctx.Lambda = in.Now, t, s.makespan, s.lambda
 	ctx.Objective, ctx.Types, ctx.Quotas = in.Objective, s.types, in.Catalog.Quotas
-	ctx.LiveVMs, ctx.LiveCores, ctx.Spent = s.liveVMs, s.liveCores, s.spent
+	ctx.LiveVMs, ctx.LiveCores, ctx.Spent = s.qVMs, s.qCores, s.spent
 	ctx.quotaBlocked = 0
 	ctx.WaitStart = waitAt
+	if len(s.released) > 0 {
+		// A VM requested early runs before t, beside VMs released since; if that breaks
+		// the quota, it is requested to be ready just in time instead.
+		q := in.Catalog.Quotas
+		for j := range s.cand {
+			c := &s.cand[j]
+			if !c.addsVM() {
+				continue
+			}
+			c.overVMs, c.overCores = s.overlapping(c.Start - s.lead(c.Start))
+			if (q.MaxVMs > 0 && s.qVMs+c.overVMs+1 > q.MaxVMs) ||
+				(q.MaxCores > 0 && s.qCores+c.overCores+s.types[c.Type].Cores > q.MaxCores+eps) {
+				c.noLead = true
+				c.overVMs, c.overCores = s.overlapping(c.Start)
+			}
+		}
+	}
 	if !math.IsInf(waitAt, 1) && s.liveCores > 0 {
 		// Fluid drain of the running work and the ready backlog: with c more cores it ends
 		// sooner by W/C − W/(C+c).
 		w := max(0, s.runCPUFin-t*s.runCPU) + s.backlogCPU
 		for j := range s.cand {
-			if c := &s.cand[j]; c.addsVM() {
+			if c := &s.cand[j]; c.addsCores() {
 				c.Relief = w/s.liveCores - w/(s.liveCores+s.types[c.Type].Cores)
 			}
 		}
@@ -802,6 +895,17 @@ func (s *state) lead(start float64) float64 {
 	return max(s.in.Knobs.WarmAheadSeconds, 0) + max(drift, 0)*max(0, start-s.in.Now)
 }
 
+// smallestFit is the fewest cores of a type that holds task i.
+func (s *state) smallestFit(i int32) float64 {
+	best := math.Inf(1)
+	for k := range s.types {
+		if t := &s.types[k]; t.Cores+eps >= s.cpu[i] && t.MemoryBytes >= s.mem[i] {
+			best = min(best, t.Cores)
+		}
+	}
+	return best
+}
+
 func (s *state) cheapestRun(i int32) float64 {
 	best := math.Inf(1)
 	for k := range s.types {
@@ -831,6 +935,9 @@ func (s *state) contend(from, to float64) {
 func (s *state) commit(i int32, c Candidate, t float64) {
 	in := &s.in
 	ahead := s.lead(c.Start)
+	if c.noLead {
+		ahead = 0
+	}
 	k := c.Type
 	s.spent += c.Money
 	id := in.Tasks[i].ID
@@ -903,9 +1010,6 @@ func baseKey(k string) string {
 func (s *state) finish() Plan {
 	for i := range s.vms {
 		vm := &s.vms[i]
-		if vm.gone {
-			continue
-		}
 		run := &s.plan.VMs[vm.seg]
 		run.ReleaseAt = max(run.ReadyAt, vm.busyUntil)
 	}

@@ -66,6 +66,14 @@ type Candidate struct {
 	// Score is the sum of the scorers' values; the chooser picks the lowest.
 	Score float64
 	ref   int32
+	// holdsQuota: the candidate's VM is idle but still running, so it takes no new quota.
+	holdsQuota bool
+	// overVMs and overCores are VMs released while this candidate's VM already runs (it is
+	// ready before its task starts): quota it shares with them.
+	overVMs   int
+	overCores float64
+	// noLead: request the VM to be ready just when the task starts (quota is tight).
+	noLead bool
 }
 
 // Tier is the pool tier the candidate draws on, as in Avoid and VM.Tier.
@@ -88,8 +96,11 @@ func (c *Candidate) Tier() string {
 	return ""
 }
 
-// addsVM reports whether taking the candidate puts one more running VM on the quota.
-func (c *Candidate) addsVM() bool { return c.Source != SourceWait && c.Source != SourceOpen }
+// addsCores reports whether the candidate brings cores the busy VMs do not have.
+func (c *Candidate) addsCores() bool { return c.Source != SourceWait && c.Source != SourceOpen }
+
+// addsVM reports whether taking the candidate puts one more VM on the quota.
+func (c *Candidate) addsVM() bool { return c.addsCores() && !c.holdsQuota }
 
 // Context is the read-only state the plugins judge a candidate by.
 type Context struct {
@@ -109,7 +120,8 @@ type Context struct {
 	Objective Objective
 	Types     []catalog.InstanceType
 	Quotas    catalog.Quotas
-	// LiveVMs and LiveCores are the VMs running or requested at T.
+	// LiveVMs and LiveCores are the VMs (and their cores) that hold quota at T: running,
+	// starting, or idle and kept running for reuse.
 	LiveVMs   int
 	LiveCores float64
 	// Spent is the money committed so far.
@@ -192,7 +204,7 @@ var _ Filter = NotAvoided{}
 
 // Filter implements Filter.
 func (NotAvoided) Filter(ctx *Context, c *Candidate) Status {
-	if !c.addsVM() || len(ctx.avoid) == 0 {
+	if !c.addsCores() || len(ctx.avoid) == 0 {
 		return StatusOK
 	}
 	name := ctx.Types[c.Type].Name
@@ -214,8 +226,8 @@ func (WithinQuota) Filter(ctx *Context, c *Candidate) Status {
 		return StatusOK
 	}
 	q := ctx.Quotas
-	if (q.MaxVMs > 0 && ctx.LiveVMs+1 > q.MaxVMs) ||
-		(q.MaxCores > 0 && ctx.LiveCores+ctx.Types[c.Type].Cores > q.MaxCores+1e-9) {
+	if (q.MaxVMs > 0 && ctx.LiveVMs+c.overVMs+1 > q.MaxVMs) ||
+		(q.MaxCores > 0 && ctx.LiveCores+c.overCores+ctx.Types[c.Type].Cores > q.MaxCores+1e-9) {
 		ctx.quotaBlocked++
 		return StatusQuota
 	}
@@ -251,7 +263,7 @@ var _ Scorer = MakespanScore{}
 // Score implements Scorer.
 func (MakespanScore) Score(ctx *Context, c *Candidate) float64 {
 	d := delay(ctx, c.Start)
-	if c.addsVM() && !math.IsInf(ctx.WaitStart, 1) {
+	if c.addsCores() && !math.IsInf(ctx.WaitStart, 1) {
 		d = max(d, delay(ctx, ctx.WaitStart)-c.Relief)
 	}
 	return ctx.Lambda * d
