@@ -32,11 +32,12 @@
 //     requested at its planned time, or earlier when one of its tasks is already runnable;
 //     a VM is released (or its launch cancelled) as soon as the plan has nothing left for
 //     it. Finished tasks feed the model's run overlay (siblings), and drift — a task
-//     finishing, or still running, more than max(30 s, 50% of its planned duration) from its
-//     planned finish — re-plans the unstarted tasks through planner.Make with everything
-//     started fixed where it runs, the workflow's VMs offered as hot pool VMs and the
-//     unclaimed warm-pool members as warm ones, at dispatch-time predictions (at most 12
-//     re-plans, 60 s apart). After the run the policy is rewarded against the lower bounds.
+//     finishing, or still running, more than max(30 s, 50% of its planned duration) past
+//     or before its planned finish, or runnable that much before its planned start —
+//     re-plans the unstarted tasks through planner.Make with everything started fixed
+//     where it runs, the workflow's VMs offered as hot pool VMs and the unclaimed
+//     warm-pool members as warm ones, at dispatch-time predictions (at most 12 re-plans,
+//     15 s apart). After the run the policy is rewarded against the lower bounds.
 //   - oracle: the same planner, pool sizing and re-planning, given the true runtimes.
 //   - reactive-cold: Karpenter / cluster-autoscaler. Runnable tasks are placed first-fit in
 //     FIFO order, oldest VM first (bin-packing, kinder to the baseline than kube-scheduler's

@@ -34,12 +34,12 @@ type execPlan struct {
 
 // Drift rules, as the monitor applies them: a task that finishes (or is still running)
 // more than max(DriftMinSeconds, DriftFraction × its planned duration) away from its
-// planned finish asks for a re-plan; re-plans are at least ReplanGapSeconds apart and at
+// planned finish, or is runnable that much before its planned start, asks for a re-plan; re-plans are at least ReplanGapSeconds apart and at
 // most MaxReplans per workflow, so a noisy workflow cannot make the allocator thrash.
 const (
 	DriftMinSeconds  = 30.0
 	DriftFraction    = 0.5
-	ReplanGapSeconds = 60.0
+	ReplanGapSeconds = 15.0
 	MaxReplans       = 12
 )
 
@@ -97,6 +97,17 @@ func (e *planExecutor) load(p *execPlan, n int, s *sim) error {
 	for i, v := range p.vms {
 		e.simOf[i] = v.held - 1
 	}
+	defer func() {
+		// A kept VM that is already gone cannot take new work: the planner only keeps a
+		// finished task's machine for the record, so request a fresh one if it has tasks.
+		for i, id := range e.simOf {
+			if id >= 0 && s != nil && s.vms[id].released() && len(e.queue[i]) > 0 {
+				e.simOf[i] = -1
+				e.plan.vms[i].held = 0
+				e.plan.vms[i].tier = events.TierCold
+			}
+		}
+	}()
 	for t, v := range p.vmOf {
 		if s != nil && s.started[t] {
 			continue
@@ -247,11 +258,15 @@ func driftThreshold(plannedDur float64) float64 {
 func (e *planExecutor) watch(s *sim) error {
 	drift := false
 	for i := range s.tr.Tasks {
-		if !s.started[i] {
-			continue
-		}
 		pd := e.plan.finish[i] - e.plan.start[i]
 		thr := driftThreshold(pd)
+		if !s.started[i] {
+			// Runnable far ahead of plan: its parents beat the forecast.
+			if s.runnable[i] && e.plan.start[i]-s.now > thr {
+				drift = true
+			}
+			continue
+		}
 		done := s.doneTask[i]
 		if done && !e.seen[i] {
 			e.seen[i] = true

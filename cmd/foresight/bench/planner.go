@@ -58,6 +58,7 @@ func planWithPlanner(s *sim, a policy.Action, mode string, dur func(int) float64
 	var pool []planner.PoolVM
 	held := map[string]int{}
 	for _, v := range s.vms {
+		held[vmKey(v)] = v.id // finished tasks' machines appear in the plan too
 		if v.released() {
 			continue
 		}
@@ -70,7 +71,6 @@ func planWithPlanner(s *sim, a policy.Action, mode string, dur func(int) float64
 			free = max(s.now, v.requestAt+lat)
 		}
 		pool = append(pool, planner.PoolVM{ID: vmKey(v), InstanceType: v.typ.Name, Tier: events.TierHot, FreeAt: free})
-		held[vmKey(v)] = v.id
 	}
 	if wp := s.warm; wp != nil {
 		for k, claimed := range wp.claimed {
