@@ -12,7 +12,7 @@ import (
 func BenchmarkMake(b *testing.B) {
 	cat := catalog.Default()
 	for _, n := range []int{10_000, 100_000} {
-		tasks := layeredDAG(n, 100, 1)
+		tasks := layeredDAG(n, n/100, 1)
 		work := 0.0
 		for _, t := range tasks {
 			work += t.CPU * t.Duration

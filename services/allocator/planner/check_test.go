@@ -50,7 +50,10 @@ func checkPlan(t *testing.T, in Input, p Plan) {
 		c, m := in.Tasks[i].CPU, float64(in.Tasks[i].MemoryBytes)*mem
 		evs = append(evs, ev{t: pl.Start, cpu: c, mem: m, vm: pl.VM}, ev{t: pl.Finish, cpu: -c, mem: -m, vm: pl.VM})
 	}
+	keys := map[string]bool{}
 	for k, v := range p.VMs {
+		require.False(t, keys[v.Key], "VM key %q repeats", v.Key)
+		keys[v.Key] = true
 		if lat := latencyOf(in, v); v.Resumes >= 0 || v.PoolVMID == "" || v.Tier != "hot" {
 			require.InDelta(t, lat, v.ReadyAt-v.RequestAt, tol, "VM %d ready %v after request", k, v.ReadyAt-v.RequestAt)
 		}

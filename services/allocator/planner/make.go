@@ -209,6 +209,7 @@ type state struct {
 
 	ctx  Context
 	cand []Candidate
+	keys map[string]bool // VM keys in use, built on first need
 }
 
 // Make plans the workflow: a list schedule in upward-rank order (HEFT) on predicted
@@ -440,6 +441,9 @@ func (s *state) addVM(k int, run VM) int32 {
 	run.Resumes = -1
 	run.Release = ReleaseTerminate
 	s.plan.VMs = append(s.plan.VMs, run)
+	if s.keys != nil {
+		s.keys[run.Key] = true
+	}
 	s.segVM = append(s.segVM, int32(len(s.vms)))
 	s.vms = append(s.vms, vmState{typ: int32(k), seg: int32(len(s.plan.VMs) - 1), runs: 1,
 		freeCPU: t.Cores, freeMem: t.MemoryBytes})
@@ -958,7 +962,7 @@ func (s *state) commit(i int32, c Candidate, t float64) {
 			vm.runs++
 			req := max(vm.idleSince, c.Start-s.warm[k]-ahead)
 			run := s.plan.VMs[prev]
-			run.Key = baseKey(run.Key) + "/run" + strconv.Itoa(int(vm.runs))
+			run.Key = s.freshKey(baseKey(run.Key) + "/run" + strconv.Itoa(int(vm.runs)))
 			run.Tier, run.Resumes, run.Release = events.TierWarm, int(prev), ReleaseTerminate
 			run.PoolVMID = ""
 			if s.plan.VMs[prev].PoolVMID != "" {
@@ -983,7 +987,7 @@ func (s *state) commit(i int32, c Candidate, t float64) {
 			Reason: fmt.Sprintf("claim %s pool VM for %s", tier, id)})
 	case SourceCold:
 		req := max(in.Now, c.Start-s.cold[k]-ahead)
-		v = s.addVM(k, VM{Key: "vm-" + strconv.Itoa(len(s.plan.VMs)), Tier: events.TierCold, RequestAt: req,
+		v = s.addVM(k, VM{Key: s.freshKey("vm-" + strconv.Itoa(len(s.plan.VMs))), Tier: events.TierCold, RequestAt: req,
 			ReadyAt: req + s.cold[k], Reason: fmt.Sprintf("launch for %s: no running or idle VM holds it in time", id)})
 	}
 	vm := &s.vms[v]
@@ -996,6 +1000,23 @@ func (s *state) commit(i int32, c Candidate, t float64) {
 	}
 	s.place(i, v, c.Start)
 	s.maybeOpen(v)
+}
+
+// freshKey returns k, or k with a suffix if a VM of the plan (one carried over from an
+// earlier plan, say) already has that key: keys name launches and must not repeat.
+func (s *state) freshKey(k string) string {
+	if s.keys == nil {
+		s.keys = make(map[string]bool, len(s.plan.VMs)+1)
+		for _, v := range s.plan.VMs {
+			s.keys[v.Key] = true
+		}
+	}
+	key := k
+	for n := 2; s.keys[key]; n++ {
+		key = k + "~" + strconv.Itoa(n)
+	}
+	s.keys[key] = true
+	return key
 }
 
 func baseKey(k string) string {
