@@ -132,6 +132,9 @@ type Config struct {
 	// ParentShrink is the weight, in pseudo-observations, of the parent key's estimate in a
 	// sparsely observed signature's.
 	ParentShrink float64 `json:"parent_shrink"`
+	// HalfLife is the age, in observations of a key, at which an observation counts half
+	// in the key's median: recent runs matter more than old ones.
+	HalfLife float64 `json:"half_life"`
 	// SiblingShrink is the weight of history against a run's own siblings, in
 	// pseudo-observations: with s finished siblings the run's offset gets s/(s+SiblingShrink).
 	SiblingShrink float64 `json:"sibling_shrink"`
@@ -164,6 +167,7 @@ func DefaultConfig() Config {
 		UserLogSigma:        0.7,
 		ColdLogSigma:        1.5,
 		ParentShrink:        0.5,
+		HalfLife:            32,
 		SiblingShrink:       1,
 		SiblingSpreadWeight: 6,
 		RunLogSigma:         0.25,
@@ -188,6 +192,7 @@ func (c Config) withDefaults() Config {
 	c.UserLogSigma = cmp.Or(c.UserLogSigma, d.UserLogSigma)
 	c.ColdLogSigma = cmp.Or(c.ColdLogSigma, d.ColdLogSigma)
 	c.ParentShrink = cmp.Or(c.ParentShrink, d.ParentShrink)
+	c.HalfLife = cmp.Or(c.HalfLife, d.HalfLife)
 	c.SiblingShrink = cmp.Or(c.SiblingShrink, d.SiblingShrink)
 	c.SiblingSpreadWeight = cmp.Or(c.SiblingSpreadWeight, d.SiblingSpreadWeight)
 	c.RunLogSigma = cmp.Or(c.RunLogSigma, d.RunLogSigma)
@@ -245,25 +250,41 @@ type fit struct {
 
 func (s *series) getFit(cfg Config) *fit {
 	if s.fit == nil {
-		s.fit = fitPoints(s.Obs, cfg)
+		s.fit = fitPoints(s.ordered(), cfg)
 	}
 	return s.fit
+}
+
+// ordered returns the window oldest first.
+func (s *series) ordered() []point {
+	if s.Next == 0 || s.Next >= len(s.Obs) {
+		return s.Obs
+	}
+	return append(slices.Clone(s.Obs[s.Next:]), s.Obs[:s.Next]...)
 }
 
 func fitPoints(obs []point, cfg Config) *fit {
 	f := &fit{}
 	var xs, ys, ally, mems, cores []float64
-	for _, p := range obs {
+	var wx, wall, wmem []float64
+	for i, p := range obs {
+		// Recent observations weigh more (half-life Config.HalfLife observations): a
+		// median over the whole window would need half a window of new observations
+		// to follow a new software version or machine type.
+		w := math.Exp2(-float64(len(obs)-1-i) / cfg.HalfLife)
 		if p.Rt > 0 {
 			y := math.Log(p.Rt)
 			ally = append(ally, y)
+			wall = append(wall, w)
 			if p.In > 0 {
 				xs = append(xs, math.Log(float64(p.In)))
 				ys = append(ys, y)
+				wx = append(wx, w)
 			}
 		}
 		if p.Mem > 0 {
 			mems = append(mems, math.Log(float64(p.Mem)))
+			wmem = append(wmem, w)
 		}
 		if p.Cores > 0 {
 			cores = append(cores, p.Cores)
@@ -271,11 +292,11 @@ func fitPoints(obs []point, cfg Config) *fit {
 	}
 	f.n = len(ally)
 	if f.n > 0 {
-		f.fitRuntime(xs, ys, ally, cfg)
+		f.fitRuntime(xs, ys, wx, ally, wall, cfg)
 	}
 	if len(mems) > 0 {
 		f.memN = len(mems)
-		f.memLoc = median(mems)
+		f.memLoc = weightedMedian(mems, wmem)
 		f.memRes = make([]float64, len(mems))
 		for i, m := range mems {
 			f.memRes[i] = m - f.memLoc
@@ -289,7 +310,7 @@ func fitPoints(obs []point, cfg Config) *fit {
 	return f
 }
 
-func (f *fit) fitRuntime(xs, ys, ally []float64, cfg Config) {
+func (f *fit) fitRuntime(xs, ys, wx, ally, wall []float64, cfg Config) {
 	f.priorSlope, f.maxExtrapolation = cfg.PriorSlope, cfg.MaxExtrapolation
 	if len(xs) > 0 {
 		sx := slices.Clone(xs)
@@ -304,7 +325,7 @@ func (f *fit) fitRuntime(xs, ys, ally []float64, cfg Config) {
 			for i := range xs {
 				partial[i] = ys[i] - f.slope*(xs[i]-f.xc)
 			}
-			f.loc = median(partial)
+			f.loc = weightedMedian(partial, wx)
 			f.res = make([]float64, len(xs))
 			for i := range xs {
 				f.res[i] = partial[i] - f.loc
@@ -313,7 +334,7 @@ func (f *fit) fitRuntime(xs, ys, ally []float64, cfg Config) {
 			return
 		}
 	}
-	f.loc = median(ally)
+	f.loc = weightedMedian(ally, wall)
 	f.res = make([]float64, len(ally))
 	for i, y := range ally {
 		f.res[i] = y - f.loc
@@ -535,7 +556,8 @@ func (m *Model) estimate(q Query) est {
 func (m *Model) fromLog(mu float64, res []float64, sigma, dx float64, src string, n int) est {
 	k := m.cfg.PriorStrength
 	w := m.cfg.ExtrapolationSigma * math.Abs(dx)
-	o50 := offset(res, 0.5, sigma, k)
+	// mu is already the (recency-weighted) median; quantiles are offsets from it.
+	o50 := 0.0
 	o90 := max(offset(res, 0.9, sigma, k)+zScore(0.9)*w, o50)
 	o99 := max(offset(res, 0.99, sigma, k)+zScore(0.99)*w, o90)
 	return est{mu: mu, o50: o50, o90: o90, o99: o99, src: src, n: n}

@@ -290,3 +290,42 @@ func TestFamilyPriorIgnoresInputAcrossKinds(t *testing.T) {
 		require.Equal(t, m.Predict(Query{Signature: "new", Family: "f", Category: "new"}).P50, p.P50)
 	}
 }
+
+func TestHistoryFollowsARegimeChange(t *testing.T) {
+	t.Parallel()
+	m := New(DefaultConfig())
+	q := Query{Signature: "s", Family: "fam", Category: "cat-s"}
+	// Twenty runs of ten tasks at ~100 s, then a new software version doubles runtimes.
+	for i := range 200 {
+		m.Observe(obs("s", 100*(1+0.02*float64(i%5)), 0))
+	}
+	runs := 0
+	for m.Predict(q).P50 < 150 {
+		for i := range 10 {
+			m.Observe(obs("s", 200*(1+0.02*float64(i%5)), 0))
+		}
+		runs++
+		require.Less(t, runs, 8, "a plain window median would need 10+ runs")
+	}
+	t.Logf("followed the new regime after %d runs", runs)
+}
+
+func TestWeightedMedian(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		xs, ws []float64
+		want   float64
+	}{
+		{name: "equal weights odd", xs: []float64{3, 1, 2}, ws: []float64{1, 1, 1}, want: 2},
+		{name: "equal weights even", xs: []float64{4, 1, 3, 2}, ws: []float64{1, 1, 1, 1}, want: 2.5},
+		{name: "heavy recent", xs: []float64{1, 1, 1, 9}, ws: []float64{1, 1, 1, 5}, want: 9},
+		{name: "empty", want: 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			require.InDelta(t, tc.want, weightedMedian(tc.xs, tc.ws), 1e-12)
+		})
+	}
+}

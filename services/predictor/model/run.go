@@ -179,7 +179,10 @@ func (r *Run) Predict(q Query) Prediction {
 		if k == "" || s == nil || len(s.Obs) == 0 {
 			continue
 		}
-		f := s.getFit(cfg)
+		// A run's siblings are contemporaries, not a history that ages: weigh them equally.
+		flat := cfg
+		flat.HalfLife = math.Inf(1)
+		f := s.getFit(flat)
 		// Input size explains runtime within a kind of task, not across the kinds pooled
 		// under runKey: there, a small input says nothing about a short runtime.
 		x, hasX := 0.0, q.InputBytes > 0 && k != runKey

@@ -34,6 +34,42 @@ func median(xs []float64) float64 {
 	return quantile(s, 0.5)
 }
 
+// weightedMedian returns the weighted median of xs: the smallest value at which the
+// cumulative weight reaches half, averaged with the next when it lands exactly on half.
+// With equal weights it is the ordinary median.
+func weightedMedian(xs, ws []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	idx := make([]int, len(xs))
+	var total float64
+	for i := range idx {
+		idx[i] = i
+		total += ws[i]
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		switch {
+		case xs[a] < xs[b]:
+			return -1
+		case xs[a] > xs[b]:
+			return 1
+		}
+		return 0
+	})
+	half := total / 2
+	var cum float64
+	for k, i := range idx {
+		cum += ws[i]
+		if math.Abs(cum-half) <= 1e-12*total && k+1 < len(idx) {
+			return (xs[i] + xs[idx[k+1]]) / 2
+		}
+		if cum > half {
+			return xs[i]
+		}
+	}
+	return xs[idx[len(idx)-1]]
+}
+
 // theilSen returns the Theil–Sen slope of y on x: the median of pairwise slopes. Up to
 // allPairsMax points it uses every pair; above that it uses Theil's original split pairing
 // (sort by x, pair i with i+n/2), which keeps the cost O(n log n) for large windows while
