@@ -7,3 +7,14 @@ ALTER TABLE vms ADD COLUMN starts int NOT NULL DEFAULT 0;
 
 -- predictor: the pool forecaster reads recent busy cores by finish time.
 CREATE INDEX task_observations_by_finish ON task_observations (finished_at);
+
+-- poolmanager: the standing pool. Unbound VMs (workflow_id IS NULL) are the pool; targets
+-- per instance type come from the predictor's pool forecast.
+CREATE TABLE pool_targets (
+    instance_type text        PRIMARY KEY,
+    hot           int         NOT NULL,
+    warm          int         NOT NULL,
+    reason        text        NOT NULL,
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX vms_pool ON vms (instance_type, state) WHERE workflow_id IS NULL;

@@ -47,6 +47,31 @@ type PlanRequest struct {
 	Done []DoneTask
 	// Held lists the VMs the workflow holds now.
 	Held []HeldVM
+	// Pool lists the standing pool's unclaimed VMs the plan may claim.
+	Pool []PoolVM
+}
+
+// PoolVM is an unclaimed VM of the standing pool.
+type PoolVM struct {
+	VMID, InstanceType string
+	// Tier is events.TierHot (running) or events.TierWarm (stopped).
+	Tier string
+}
+
+// standingPool reads the pool manager's unclaimed VMs. The allocator reads that table
+// rather than keeping a copy: a claim is settled by the pool manager's conditional
+// update, so a stale read costs at most a launch instead of a claim.
+func standingPool(ctx context.Context, tx pgx.Tx) ([]PoolVM, error) {
+	rows, err := tx.Query(ctx,
+		`SELECT vm_id, instance_type, CASE WHEN state = 'warm' THEN 'warm' ELSE 'hot' END FROM vms
+		 WHERE workflow_id IS NULL AND vm_id IS NOT NULL AND state IN ('hot_idle', 'idle', 'warm') ORDER BY vm_id LIMIT 1000`)
+	if err != nil {
+		return nil, fmt.Errorf("read standing pool: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (PoolVM, error) {
+		var p PoolVM
+		return p, r.Scan(&p.VMID, &p.InstanceType, &p.Tier)
+	})
 }
 
 // DoneTask is a task a re-plan keeps.
@@ -102,7 +127,11 @@ func (s *Service) onDemandPredicted(ctx context.Context, tx pgx.Tx, env events.E
 	if err != nil {
 		return err
 	}
-	plan, err := s.planner(PlanRequest{Demand: dp, Version: 1})
+	pool, err := standingPool(ctx, tx)
+	if err != nil {
+		return err
+	}
+	plan, err := s.planner(PlanRequest{Demand: dp, Version: 1, Pool: pool})
 	if err != nil {
 		return bus.Permanent(fmt.Errorf("plan %s: %w", dp.WorkflowID, err))
 	}
@@ -153,6 +182,9 @@ func (s *Service) onVMProvisioned(ctx context.Context, tx pgx.Tx, env events.Env
 	if err != nil {
 		return err
 	}
+	if vm.WorkflowID == "" {
+		return nil // a standing pool VM: no workflow's to use until a plan claims it
+	}
 	if err := lockAllocation(ctx, tx, vm.WorkflowID); err != nil {
 		return err
 	}
@@ -169,6 +201,9 @@ func (s *Service) onVMReleased(ctx context.Context, tx pgx.Tx, env events.Envelo
 	vm, err := bus.Decode[events.VMReleased](env)
 	if err != nil {
 		return err
+	}
+	if vm.WorkflowID == "" {
+		return nil
 	}
 	if err := lockAllocation(ctx, tx, vm.WorkflowID); err != nil {
 		return err

@@ -53,6 +53,11 @@ func CatalogPlanner(cat catalog.Catalog) Planner {
 			held[h.VMID] = h
 			in.Pool = append(in.Pool, planner.PoolVM{ID: h.VMID, InstanceType: h.InstanceType, Tier: events.TierHot, FreeAt: req.Now})
 		}
+		pooled := make(map[string]bool, len(req.Pool))
+		for _, p := range req.Pool {
+			pooled[p.VMID] = true
+			in.Pool = append(in.Pool, planner.PoolVM{ID: p.VMID, InstanceType: p.InstanceType, Tier: p.Tier, FreeAt: req.Now})
+		}
 		for _, d := range req.Done {
 			i, ok := index[d.TaskID]
 			h, held := held[d.VMID]
@@ -74,11 +79,15 @@ func CatalogPlanner(cat catalog.Catalog) Planner {
 				continue
 			}
 			keys[i] = events.DerivedID(dp.WorkflowID, "plan", strconv.Itoa(req.Version), vm.Key)
-			out.VMRequests = append(out.VMRequests, events.VMRequest{
+			r := events.VMRequest{
 				Key: keys[i], InstanceType: vm.InstanceType, Tier: vm.Tier, Cores: vm.Cores, MemoryBytes: vm.MemoryBytes,
 				RequestAtSeconds: vm.RequestAt, ReadyBySeconds: vm.ReadyAt,
 				Reason: fmt.Sprintf("%s; release at %.0fs (%s)", vm.Reason, vm.ReleaseAt, vm.Release),
-			})
+			}
+			if pooled[vm.PoolVMID] {
+				r.PoolVMID = vm.PoolVMID // claim it from the standing pool
+			}
+			out.VMRequests = append(out.VMRequests, r)
 		}
 		for _, p := range plan.Placements {
 			if p.VM < 0 || p.VM >= len(keys) {

@@ -89,6 +89,9 @@ var statusOf = map[events.Type]string{
 const statusOrder = `ARRAY['submitted','building','planning','planned','provisioning','running','succeeded','failed','rejected']`
 
 func (s *Service) project(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
+	if env.Subject == "" {
+		return nil // about no workflow (the standing pool, its forecast): not a workflow's history
+	}
 	if _, err := tx.Exec(ctx,
 		`INSERT INTO workflow_events (workflow_id, event_id, type, event_time, data) VALUES ($1, $2, $3, $4, $5)
 		 ON CONFLICT (event_id) DO NOTHING`, env.Subject, env.ID, string(env.Type), env.Time, []byte(env.Data)); err != nil {

@@ -49,6 +49,8 @@ type Options struct {
 	// type or tier (pool.Fallback); without them it is retried as planned.
 	Catalog  catalog.Catalog
 	Breakers pool.Breakers
+	// PoolType is the instance type of the standing pool; empty keeps no standing pool.
+	PoolType string
 }
 
 // Service is the pool manager.
@@ -88,6 +90,12 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.rt.Subscribe(ctx, bus.Subscription{
 		Durable: "poolmanager-workflow-completed", Type: events.TypeWorkflowCompleted, Concurrency: 4,
 		Handler: bus.Transactional(s.rt.Pool, "poolmanager-workflow-completed", s.onWorkflowCompleted),
+	}); err != nil {
+		return err
+	}
+	if err := s.rt.Subscribe(ctx, bus.Subscription{
+		Durable: "poolmanager-pool-forecast", Type: events.TypePoolForecast, Concurrency: 1,
+		Handler: bus.Transactional(s.rt.Pool, "poolmanager-pool-forecast", s.onPoolForecast),
 	}); err != nil {
 		return err
 	}
@@ -133,6 +141,17 @@ func (s *Service) onPlanReady(ctx context.Context, tx pgx.Tx, env events.Envelop
 	now := s.rt.Clock.Now()
 	for _, r := range plan.VMRequests {
 		launchAt := now.Add(time.Duration(r.RequestAtSeconds * float64(time.Second)))
+		if r.PoolVMID != "" {
+			claimed, err := s.claim(ctx, tx, r, plan.WorkflowID, launchAt)
+			if err != nil {
+				return err
+			}
+			if claimed {
+				continue
+			}
+			// Gone from the pool: launch one instead, as a cold request.
+			r.Tier, r.Reason = events.TierCold, "pool VM "+r.PoolVMID+" was taken; launching instead: "+r.Reason
+		}
 		if _, err := tx.Exec(ctx,
 			`INSERT INTO vms (key, workflow_id, provider, instance_type, tier, cores, memory_bytes, state, requested_at, launch_at, reason)
 			 VALUES ($1, $2, $3, $4, $5, $6, $7, 'requested', $8, $9, $10) ON CONFLICT (key) DO NOTHING`,
@@ -149,31 +168,34 @@ func (s *Service) onWorkflowCompleted(ctx context.Context, tx pgx.Tx, env events
 		return err
 	}
 	rows, err := tx.Query(ctx,
-		`UPDATE vms SET state = 'terminated', released_at = $2, updated_at = $2
-		 WHERE workflow_id = $1 AND state NOT IN ('terminated', 'failed') RETURNING key, coalesce(vm_id, '')`,
-		done.WorkflowID, s.rt.Clock.Now())
+		`SELECT key, coalesce(vm_id, ''), instance_type, state FROM vms
+		 WHERE workflow_id = $1 AND state NOT IN ('terminated', 'failed') ORDER BY key FOR UPDATE`, done.WorkflowID)
 	if err != nil {
-		return fmt.Errorf("release vms: %w", err)
+		return fmt.Errorf("load vms: %w", err)
 	}
-	type vm struct{ key, id string }
+	type vm struct{ key, id, typ, state string }
 	var vms []vm
 	for rows.Next() {
 		var v vm
-		if err := rows.Scan(&v.key, &v.id); err != nil {
+		if err := rows.Scan(&v.key, &v.id, &v.typ, &v.state); err != nil {
 			rows.Close()
 			return err
 		}
 		vms = append(vms, v)
 	}
 	rows.Close()
+	now := s.rt.Clock.Now()
 	for _, v := range vms {
-		if v.id != "" {
-			if err := s.opts.Provider.Terminate(ctx, v.id); err != nil && !errors.Is(err, provider.ErrNotFound) {
-				return fmt.Errorf("terminate %s: %w", v.id, err)
-			}
+		to, err := s.releaseToPool(ctx, tx, v.key, v.id, v.typ, pool.State(v.state))
+		if err != nil {
+			return err
 		}
-		rel := events.VMReleased{VMID: v.id, WorkflowID: done.WorkflowID, State: "terminated", Reason: "workflow " + done.Status}
-		if err := outbox.Emit(ctx, tx, events.DerivedID(v.key, "released"), Source, done.WorkflowID, s.rt.Clock.Now(), rel); err != nil {
+		reason := "workflow " + done.Status
+		if to != pool.StateTerminated {
+			reason += "; returned to the standing pool"
+		}
+		rel := events.VMReleased{VMID: v.id, WorkflowID: done.WorkflowID, State: string(to), Reason: reason}
+		if err := outbox.Emit(ctx, tx, events.DerivedID(v.key, "released"), Source, done.WorkflowID, now, rel); err != nil {
 			return err
 		}
 	}
@@ -219,7 +241,7 @@ func (s *Service) launchDue(ctx context.Context) (int, error) {
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	var r vmRow
 	err = tx.QueryRow(ctx,
-		`SELECT key, coalesce(provider_key, key), workflow_id::text, instance_type, tier, cores, memory_bytes, requested_at FROM vms
+		`SELECT key, coalesce(provider_key, key), coalesce(workflow_id::text, ''), instance_type, tier, cores, memory_bytes, requested_at FROM vms
 		 WHERE state = 'requested' AND launch_at <= $1 ORDER BY launch_at LIMIT 1 FOR UPDATE SKIP LOCKED`,
 		s.rt.Clock.Now()).Scan(&r.key, &r.providerKey, &r.workflowID, &r.instanceType, &r.tier, &r.cores, &r.mem, &r.requestedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -286,7 +308,7 @@ func (s *Service) readyDue(ctx context.Context) (int, error) {
 	var r vmRow
 	var vmID string
 	err = tx.QueryRow(ctx,
-		`SELECT key, workflow_id::text, instance_type, tier, cores, memory_bytes, requested_at, vm_id, reason, starts FROM vms
+		`SELECT key, coalesce(workflow_id::text, ''), instance_type, tier, cores, memory_bytes, requested_at, vm_id, reason, starts FROM vms
 		 WHERE state = 'provisioning' AND ready_at <= $1 ORDER BY ready_at LIMIT 1 FOR UPDATE SKIP LOCKED`,
 		s.rt.Clock.Now()).Scan(&r.key, &r.workflowID, &r.instanceType, &r.tier, &r.cores, &r.mem, &r.requestedAt, &vmID, &r.fallback, &r.starts)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -446,6 +468,9 @@ func Build(ctx context.Context, rt *service.Runtime) (service.Component, error) 
 		}
 		b := breaker.New(sp, breaker.Settings{})
 		opts.Provider, opts.Breakers, opts.Catalog = b, b, cat
+		if it, ok := cat.CheapestFit(2, 4<<30); ok {
+			opts.PoolType = it.Name
+		}
 	default:
 		cores, mem := service.Host(rt.Config)
 		opts.Provider = local.New(rt.Clock, cores, mem)

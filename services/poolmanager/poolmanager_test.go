@@ -195,3 +195,83 @@ func TestScaleInLooksAhead(t *testing.T) {
 	idle(nil)
 	require.Equal(t, "terminated", state(), "no further need: terminate")
 }
+
+// handle runs a transactional handler on payload as the bus would.
+func (b bundle) handle(t *testing.T, fn func(context.Context, pgx.Tx, events.Envelope) error, workflowID string, payload events.Payload) {
+	t.Helper()
+	env, err := events.New("test", workflowID, b.clock.Now(), payload)
+	require.NoError(t, err)
+	require.NoError(t, pgx.BeginFunc(context.Background(), b.pool, func(tx pgx.Tx) error { return fn(context.Background(), tx, env) }))
+}
+
+func (b bundle) poolStates(t *testing.T) map[string]int {
+	t.Helper()
+	rows, err := b.pool.Query(context.Background(), `SELECT state, count(*) FROM vms WHERE workflow_id IS NULL GROUP BY state`)
+	require.NoError(t, err)
+	out := map[string]int{}
+	for rows.Next() {
+		var s string
+		var n int
+		require.NoError(t, rows.Scan(&s, &n))
+		out[s] = n
+	}
+	return out
+}
+
+// TestStandingPoolFollowsTheForecast: a forecast of near-term demand sets a hot target, the
+// pool grows to it, a plan claims a pool VM (announced at once, hot), the finished
+// workflow returns it to the pool, and a forecast of no demand sheds the pool.
+func TestStandingPoolFollowsTheForecast(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cat := catalog.Default()
+	cloud, err := sim.New(sim.Options{Catalog: cat, Clock: b.clock, Seed: 9})
+	require.NoError(t, err)
+	it, _ := cat.CheapestFit(2, 4<<30)
+	s := New(b.rt, Options{Provider: cloud, Catalog: cat, PoolType: it.Name})
+
+	busy := func(cores float64) events.PoolForecast {
+		f := events.PoolForecast{GeneratedAt: b.clock.Now(), StepSeconds: 60, Model: "test"}
+		for i := range 5 {
+			f.Points = append(f.Points, events.DemandPoint{OffsetSeconds: float64(i * 60), Cores: cores, CoresP90: cores})
+		}
+		return f
+	}
+	b.handle(t, s.onPoolForecast, "", busy(3*it.Cores))
+	var hot int
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT hot FROM pool_targets WHERE instance_type = $1`, it.Name).Scan(&hot))
+	require.Positive(t, hot)
+	for range 300 {
+		_, _ = s.launchDue(context.Background())
+		if b.poolStates(t)["hot_idle"] == hot {
+			break
+		}
+		b.clock.Advance(time.Second)
+	}
+	require.Equal(t, hot, b.poolStates(t)["hot_idle"], "the pool grew to its hot target")
+
+	// A plan claims one pool VM.
+	var poolVM string
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT vm_id FROM vms WHERE workflow_id IS NULL AND state = 'hot_idle' LIMIT 1`).Scan(&poolVM))
+	wf := "00000000-0000-0000-0000-0000000000aa"
+	b.handle(t, s.onPlanReady, wf, events.PlanReady{WorkflowID: wf, Version: 1, VMRequests: []events.VMRequest{{
+		Key: "plan-key-1", InstanceType: it.Name, Tier: events.TierHot, Cores: it.Cores, MemoryBytes: it.MemoryBytes, PoolVMID: poolVM}}})
+	var claimedBy string
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT coalesce(workflow_id::text, '') FROM vms WHERE vm_id = $1`, poolVM).Scan(&claimedBy))
+	require.Equal(t, wf, claimedBy)
+	var announced string
+	require.NoError(t, b.pool.QueryRow(context.Background(),
+		`SELECT convert_from(payload, 'UTF8')::jsonb->'data'->>'vm_id' FROM outbox WHERE type = 'foresight.vm-provisioned.v1' AND subject LIKE '%' || $1`, wf).Scan(&announced))
+	require.Equal(t, poolVM, announced, "a claimed hot VM is provisioned at once")
+
+	// The workflow finishes: its VM goes back to the pool, which is below target again.
+	b.handle(t, s.onWorkflowCompleted, wf, events.WorkflowCompleted{WorkflowID: wf, Status: events.WorkflowSucceeded})
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT coalesce(workflow_id::text, '') FROM vms WHERE vm_id = $1`, poolVM).Scan(&claimedBy))
+	require.Empty(t, claimedBy, "returned to the standing pool")
+	require.Equal(t, hot, b.poolStates(t)["hot_idle"])
+
+	// No demand forecast: the pool is shed.
+	b.handle(t, s.onPoolForecast, "", busy(0))
+	require.Zero(t, b.poolStates(t)["hot_idle"])
+	require.Equal(t, hot, b.poolStates(t)["terminated"])
+}

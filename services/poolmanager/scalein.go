@@ -120,7 +120,7 @@ func (s *Service) startDue(ctx context.Context) (int, error) {
 	var vmID string
 	var starts int
 	err = tx.QueryRow(ctx,
-		`SELECT key, workflow_id::text, instance_type, tier, cores, memory_bytes, vm_id, starts FROM vms
+		`SELECT key, coalesce(workflow_id::text, ''), instance_type, tier, cores, memory_bytes, vm_id, starts FROM vms
 		 WHERE state = 'warm' AND launch_at <= $1 ORDER BY launch_at LIMIT 1 FOR UPDATE SKIP LOCKED`,
 		s.rt.Clock.Now()).Scan(&r.key, &r.workflowID, &r.instanceType, &r.tier, &r.cores, &r.mem, &vmID, &starts)
 	if errors.Is(err, pgx.ErrNoRows) {
