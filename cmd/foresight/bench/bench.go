@@ -233,6 +233,7 @@ type execution struct {
 	makespanLB     float64
 	hotAtStart     bool
 	replans        int
+	planSimOf      []int
 	sim            *sim
 	plan           *execPlan
 }
@@ -315,6 +316,10 @@ func executePlanned(tr *Trace, mk planMaker, dur []float64, a policy.Action, opt
 	ex := finishExecution(s)
 	ex.plan = p
 	ex.replans = e.replans
+	ex.planSimOf = e.firstSimOf
+	if ex.planSimOf == nil {
+		ex.planSimOf = e.simOf
+	}
 	return ex, nil
 }
 

@@ -75,6 +75,8 @@ type planExecutor struct {
 	seen       []bool
 	lastReplan float64
 	replans    int
+	// firstSimOf is the first plan's VM → simulator VM mapping, kept for the Gantt chart.
+	firstSimOf []int
 }
 
 func newPlanExecutor(p *execPlan, n int) (*planExecutor, error) {
@@ -261,8 +263,9 @@ func (e *planExecutor) watch(s *sim) error {
 		pd := e.plan.finish[i] - e.plan.start[i]
 		thr := driftThreshold(pd)
 		if !s.started[i] {
-			// Runnable far ahead of plan: its parents beat the forecast.
-			if s.runnable[i] && e.plan.start[i]-s.now > thr {
+			// Runnable far ahead of plan: its parents beat the forecast. (Sources wait for
+			// their VM's latency, which no forecast error explains.)
+			if s.runnable[i] && len(s.tr.Tasks[i].Parents) > 0 && e.plan.start[i]-s.now > thr {
 				drift = true
 			}
 			continue
@@ -293,6 +296,9 @@ func (e *planExecutor) watch(s *sim) error {
 	}
 	if !unstarted {
 		return nil
+	}
+	if e.firstSimOf == nil {
+		e.firstSimOf = append([]int(nil), e.simOf...)
 	}
 	p, err := e.adapt.replan(s)
 	if err != nil {

@@ -83,22 +83,34 @@ func save(p *plot.Plot, dir, name string, w, h vg.Length) ([]string, error) {
 	return out, nil
 }
 
-// plotGantt draws plan versus actual for one planned execution: each row is a plan VM;
-// the light bar is where the plan put the task, the dark bar when it really ran.
+// plotGantt draws plan versus actual for one planned execution, one row per VM: the light
+// bar is where and when the first plan put the task, the dark bar where and when it really
+// ran (re-plans may move it). Plan VMs never launched get rows of their own at the top.
 func plotGantt(ex *execution, tr *Trace, title string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = "seconds since submission"
-	p.Y.Label.Text = "plan VM"
+	p.Y.Label.Text = "VM"
 	plan := &bars{thickness: vg.Points(5), color: colPlan}
 	act := &bars{thickness: vg.Points(2.5), color: colActual}
+	extra := map[int]int{}
+	row := func(pv int) float64 {
+		if pv < len(ex.planSimOf) && ex.planSimOf[pv] >= 0 {
+			return float64(ex.planSimOf[pv])
+		}
+		r, ok := extra[pv]
+		if !ok {
+			r = len(ex.sim.vms) + len(extra)
+			extra[pv] = r
+		}
+		return float64(r)
+	}
 	for i := range tr.Tasks {
-		v := float64(ex.plan.vmOf[i])
-		plan.spans = append(plan.spans, bar{ex.plan.start[i], ex.plan.finish[i], v + 0.2})
-		act.spans = append(act.spans, bar{ex.sim.start[i], ex.sim.finish[i], v - 0.2})
+		plan.spans = append(plan.spans, bar{ex.plan.start[i], ex.plan.finish[i], row(ex.plan.vmOf[i]) + 0.2})
+		act.spans = append(act.spans, bar{ex.sim.start[i], ex.sim.finish[i], float64(ex.sim.vmOf[i]) - 0.2})
 	}
 	p.Add(plan, act)
-	p.Legend.Add("plan", plan)
+	p.Legend.Add("first plan", plan)
 	p.Legend.Add("actual", act)
 	p.Legend.Top = true
 	return p

@@ -81,7 +81,7 @@ func writePlots(dir string, res *Result) ([]string, error) {
 	}
 	if sc := res.showcase; sc != nil {
 		if ex := sc.execs[PolicyForesight]; ex != nil && ex.plan != nil {
-			h := vg.Points(float64(120 + 14*len(ex.plan.vms)))
+			h := vg.Points(float64(120 + 14*(len(ex.plan.vms)+len(ex.sim.vms))))
 			if err := add(plotGantt(ex, sc.trace, "Plan vs actual (foresight): "+sc.trace.Name), nil, "gantt", 10*vg.Inch, min(h, 30*vg.Inch)); err != nil {
 				return nil, err
 			}
