@@ -150,15 +150,16 @@ func Run(opts Options) (*Result, error) {
 		mk = defaultPlanMaker
 	}
 	res := &Result{Seed: opts.Seed}
-	h := newHistory()
+	hs := histories{}
 	for _, tr := range opts.History {
-		h.observe(tr, trueRuntimes(tr))
+		hs.of(tr.Family).observe(tr, trueRuntimes(tr))
 	}
 	ag := newAgent()
 	show := pickShowcase(opts.Traces)
 	for ti, tr := range opts.Traces {
 		seed := opts.Seed*1_000_003 + uint64(ti)
 		execs := map[string]*execution{}
+		h := hs.of(tr.Family)
 		var dec *decision
 		if mk != nil {
 			var err error

@@ -71,13 +71,15 @@
 // Every task of a scored trace is predicted at dispatch (its start in the foresight run)
 // from everything observed before that instant: history plus the run's siblings finished
 // by then. Baselines: Argo's last-run estimate and Dask's EWMA (α = 0.5) per task
-// signature, falling back to the category, the family and then all history. Reported:
+// signature, falling back to the category and then the family. Reported:
 // per-task median absolute percentage error, P90 coverage (for the point baselines, the
 // share of actuals at or under the estimate) and the makespan forecast error
 // |CP(predicted) − CP(true)| / CP(true) of the critical path. The same figures for the
-// predictions made at submission are reported as "<method>@submit". History: traces under
-// --history are observed first; scored traces (by family, then file name) join it only
-// after they are scored, so a trace is never predicted from its own runtimes.
+// predictions made at submission are reported as "<method>@submit". History is kept per
+// family (DESIGN.md: prediction is trained only on earlier runs of the same family), for the
+// model foresight plans with as much as for the baselines: traces under --history are
+// observed first; scored traces (by family, then file name) join it only after they are
+// scored, so a trace is never predicted from its own runtimes.
 //
 // # Learning curve
 //

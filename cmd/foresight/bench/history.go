@@ -62,6 +62,21 @@ type history struct {
 	families map[string]int
 }
 
+// histories keeps one history per workflow family: DESIGN.md trains prediction only on
+// earlier runs of the same family, so a family's first run is predicted from the model's
+// priors alone, as a new workflow in production would be.
+type histories map[string]*history
+
+// of returns the family's history, empty when the family was never observed.
+func (hs histories) of(family string) *history {
+	h, ok := hs[family]
+	if !ok {
+		h = newHistory()
+		hs[family] = h
+	}
+	return h
+}
+
 func newHistory() *history {
 	return &history{
 		model: model.New(model.DefaultConfig()), lastRun: newPointEstimator(1),

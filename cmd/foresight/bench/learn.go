@@ -92,7 +92,7 @@ func learningCurve(opts Options, mk planMaker) (*LearningCurve, error) {
 	all := append(append([]*Trace(nil), opts.History...), opts.Traces...)
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x1ea4))
 	pools := newResidualPools(all)
-	h := newHistory()
+	hs := histories{}
 	ag := newAgent()
 	n := opts.LearningWorkflows
 	lc := &LearningCurve{Workflows: n}
@@ -104,6 +104,7 @@ func learningCurve(opts Options, mk planMaker) (*LearningCurve, error) {
 	fams := make([]string, n)
 	for k := range n {
 		tr := pools.resample(all[rng.IntN(len(all))], rng, k)
+		h := hs.of(tr.Family)
 		dec, err := ag.decide(h.model, tr)
 		if err != nil {
 			return nil, err
