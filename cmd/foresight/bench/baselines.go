@@ -102,10 +102,17 @@ type warmPool struct {
 	last float64
 }
 
-// settle charges the stopped VMs' storage up to now.
+// settle charges the stopped VMs' storage up to now, or up to the workflow's end once it
+// has finished (as for every policy, the pool is charged to the workflow while it runs).
 func (w *warmPool) settle(s *sim, typ catalog.InstanceType) {
-	s.standbyCost += float64(w.n) * (s.now - w.last) * typ.WarmCostPerSecond
-	w.last = s.now
+	end := s.now
+	if s.done == len(s.tr.Tasks) {
+		end = s.makespan()
+	}
+	if end > w.last {
+		s.standbyCost += float64(w.n) * (end - w.last) * typ.WarmCostPerSecond
+		w.last = end
+	}
 }
 
 // reactive is the Karpenter / cluster-autoscaler baseline, and with a warm pool the EC2
