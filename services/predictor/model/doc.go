@@ -13,8 +13,10 @@
 //     slopes, with the intercept the median of the partial residuals. It tolerates up to
 //     ~29% outliers, which matters because task runtimes have heavy right tails (stragglers,
 //     retries on a slow node). Otherwise runtime is a robust location: the median of log
-//     runtime. Medians are recency-weighted (half-life Config.HalfLife observations) so
-//     history follows a new software version in a few runs, not half a window.
+//     runtime. Medians of a signature or category are recency-weighted by run (half-life
+//     Config.HalfLifeRuns finished runs of the family, counted by Run.Finish) so history
+//     follows a new software version in a few runs, not half a window. Age is counted
+//     in runs, never in observations: within a run, finish order is runtime order.
 //   - P90 and P99 are the fitted value plus empirical quantiles of the residuals, widened
 //     for small samples by blending with a prior log-spread (a conjugate-style shrinkage,
 //     weight n/(n+k)). This is the "per-category quantiles" approach of Pegasus/WfCommons

@@ -132,9 +132,11 @@ type Config struct {
 	// ParentShrink is the weight, in pseudo-observations, of the parent key's estimate in a
 	// sparsely observed signature's.
 	ParentShrink float64 `json:"parent_shrink"`
-	// HalfLife is the age, in observations of a key, at which an observation counts half
-	// in the key's median: recent runs matter more than old ones.
-	HalfLife float64 `json:"half_life"`
+	// HalfLifeRuns is the age, in finished runs of the family (Run.Finish calls), at which
+	// an observation counts half in its signature's median: recent runs matter more than
+	// old ones. Age is counted in runs, not observations, because within one run the
+	// order tasks finish in is their runtime order, which weighting must not favour.
+	HalfLifeRuns float64 `json:"half_life_runs"`
 	// SiblingShrink is the weight of history against a run's own siblings, in
 	// pseudo-observations: with s finished siblings the run's offset gets s/(s+SiblingShrink).
 	SiblingShrink float64 `json:"sibling_shrink"`
@@ -167,7 +169,7 @@ func DefaultConfig() Config {
 		UserLogSigma:        0.7,
 		ColdLogSigma:        1.5,
 		ParentShrink:        0.5,
-		HalfLife:            32,
+		HalfLifeRuns:        3,
 		SiblingShrink:       1,
 		SiblingSpreadWeight: 6,
 		RunLogSigma:         0.25,
@@ -192,7 +194,7 @@ func (c Config) withDefaults() Config {
 	c.UserLogSigma = cmp.Or(c.UserLogSigma, d.UserLogSigma)
 	c.ColdLogSigma = cmp.Or(c.ColdLogSigma, d.ColdLogSigma)
 	c.ParentShrink = cmp.Or(c.ParentShrink, d.ParentShrink)
-	c.HalfLife = cmp.Or(c.HalfLife, d.HalfLife)
+	c.HalfLifeRuns = cmp.Or(c.HalfLifeRuns, d.HalfLifeRuns)
 	c.SiblingShrink = cmp.Or(c.SiblingShrink, d.SiblingShrink)
 	c.SiblingSpreadWeight = cmp.Or(c.SiblingSpreadWeight, d.SiblingSpreadWeight)
 	c.RunLogSigma = cmp.Or(c.RunLogSigma, d.RunLogSigma)
@@ -207,6 +209,8 @@ type point struct {
 	Rt    float64 `json:"rt"`
 	Mem   int64   `json:"mem,omitempty"`
 	Cores float64 `json:"cores,omitempty"`
+	// Ep is the family's run epoch when the observation was made (see Run.Finish).
+	Ep int64 `json:"ep,omitempty"`
 }
 
 // series is a bounded window of observations for one key, with a cached fit.
@@ -214,7 +218,11 @@ type series struct {
 	Obs   []point `json:"obs"`
 	Next  int     `json:"next"`
 	Count int64   `json:"count"`
+	// Fam is the family key whose run epochs age this series' observations; empty for
+	// pools that mix kinds of task, which are never recency-weighted.
+	Fam   string `json:"fam,omitempty"`
 	fit   *fit
+	fitEp int64
 }
 
 func (s *series) add(p point, window int) {
@@ -248,30 +256,26 @@ type fit struct {
 	cpu              float64
 }
 
-func (s *series) getFit(cfg Config) *fit {
-	if s.fit == nil {
-		s.fit = fitPoints(s.ordered(), cfg)
+// getFit returns the cached fit, refitting after new observations or when the family's
+// run epoch (now) has moved on; now < 0 means no recency weighting.
+func (s *series) getFit(cfg Config, now int64) *fit {
+	if s.fit == nil || s.fitEp != now {
+		s.fit, s.fitEp = fitPoints(s.Obs, cfg, now), now
 	}
 	return s.fit
 }
 
-// ordered returns the window oldest first.
-func (s *series) ordered() []point {
-	if s.Next == 0 || s.Next >= len(s.Obs) {
-		return s.Obs
-	}
-	return append(slices.Clone(s.Obs[s.Next:]), s.Obs[:s.Next]...)
-}
-
-func fitPoints(obs []point, cfg Config) *fit {
+func fitPoints(obs []point, cfg Config, now int64) *fit {
 	f := &fit{}
 	var xs, ys, ally, mems, cores []float64
 	var wx, wall, wmem []float64
-	for i, p := range obs {
-		// Recent observations weigh more (half-life Config.HalfLife observations): a
-		// median over the whole window would need half a window of new observations
-		// to follow a new software version or machine type.
-		w := math.Exp2(-float64(len(obs)-1-i) / cfg.HalfLife)
+	for _, p := range obs {
+		// Observations from recent runs weigh more: a median over the whole window would
+		// need half a window of new observations to follow a new software version.
+		w := 1.0
+		if now >= 0 {
+			w = math.Exp2(-float64(max(now-p.Ep, 0)) / cfg.HalfLifeRuns)
+		}
 		if p.Rt > 0 {
 			y := math.Log(p.Rt)
 			ally = append(ally, y)
@@ -390,11 +394,13 @@ type Model struct {
 	keys map[string]*series
 	// runDev holds, per family key, finished runs' median log residuals per signature.
 	runDev map[string][]float64
+	// epoch counts finished runs per family key (Run.Finish), the clock recency uses.
+	epoch map[string]int64
 }
 
 // New returns an empty model.
 func New(cfg Config) *Model {
-	return &Model{cfg: cfg.withDefaults(), keys: map[string]*series{}, runDev: map[string][]float64{}}
+	return &Model{cfg: cfg.withDefaults(), keys: map[string]*series{}, runDev: map[string][]float64{}, epoch: map[string]int64{}}
 }
 
 // Config returns the model's configuration.
@@ -433,13 +439,21 @@ func (m *Model) Observe(o Observation) {
 	}
 	p := toPoint(o)
 	s, c, f := keyChain(o.Signature, o.Family, o.Category)
-	for _, k := range []string{s, c, f, globalKey} {
+	ek := cmp.Or(f, globalKey)
+	p.Ep = m.epoch[ek]
+	for i, k := range []string{s, c, f, globalKey} {
 		if k == "" {
 			continue
 		}
 		se := m.keys[k]
 		if se == nil {
 			se = &series{}
+			// Only one kind of task lives under a signature or a category: those age by
+			// run. Family and global pools mix kinds, and recency there would only track
+			// which kind happened to finish last.
+			if i < 2 {
+				se.Fam = ek
+			}
 			m.keys[k] = se
 		}
 		se.add(p, m.cfg.Window)
@@ -454,7 +468,11 @@ func (m *Model) fitOf(key string) *fit {
 	if s == nil {
 		return nil
 	}
-	return s.getFit(m.cfg)
+	now := int64(-1)
+	if s.Fam != "" {
+		now = m.epoch[s.Fam]
+	}
+	return s.getFit(m.cfg, now)
 }
 
 // Predict forecasts a task. The runtime answers from the most specific evidence:
@@ -626,6 +644,7 @@ type state struct {
 	Config  Config               `json:"config"`
 	Keys    map[string]*series   `json:"keys"`
 	RunDev  map[string][]float64 `json:"run_dev,omitempty"`
+	Epochs  map[string]int64     `json:"epochs,omitempty"`
 }
 
 const stateVersion = 1
@@ -633,7 +652,7 @@ const stateVersion = 1
 // MarshalJSON persists the model's configuration and observation windows; fits are
 // recomputed lazily after loading.
 func (m *Model) MarshalJSON() ([]byte, error) {
-	b, err := json.Marshal(state{Version: stateVersion, Config: m.cfg, Keys: m.keys, RunDev: m.runDev})
+	b, err := json.Marshal(state{Version: stateVersion, Config: m.cfg, Keys: m.keys, RunDev: m.runDev, Epochs: m.epoch})
 	if err != nil {
 		return nil, fmt.Errorf("marshal model: %w", err)
 	}
@@ -670,6 +689,10 @@ func (m *Model) UnmarshalJSON(b []byte) error {
 	if runDev == nil {
 		runDev = map[string][]float64{}
 	}
-	m.cfg, m.keys, m.runDev = cfg, keys, runDev
+	epoch := st.Epochs
+	if epoch == nil {
+		epoch = map[string]int64{}
+	}
+	m.cfg, m.keys, m.runDev, m.epoch = cfg, keys, runDev, epoch
 	return nil
 }

@@ -295,19 +295,33 @@ func TestHistoryFollowsARegimeChange(t *testing.T) {
 	t.Parallel()
 	m := New(DefaultConfig())
 	q := Query{Signature: "s", Family: "fam", Category: "cat-s"}
-	// Twenty runs of ten tasks at ~100 s, then a new software version doubles runtimes.
-	for i := range 200 {
-		m.Observe(obs("s", 100*(1+0.02*float64(i%5)), 0))
+	run := func(rt float64) {
+		r := m.NewRun()
+		for i := range 10 {
+			o := obs("s", rt*(1+0.02*float64(i%5)), 0)
+			r.Observe(o)
+			m.Observe(o)
+		}
+		r.Finish()
+	}
+	// Twenty runs at ~100 s, then a new software version doubles runtimes.
+	for range 20 {
+		run(100)
 	}
 	runs := 0
 	for m.Predict(q).P50 < 150 {
-		for i := range 10 {
-			m.Observe(obs("s", 200*(1+0.02*float64(i%5)), 0))
-		}
+		run(200)
 		runs++
-		require.Less(t, runs, 8, "a plain window median would need 10+ runs")
+		require.Less(t, runs, 6, "a plain window median would need 13 runs")
 	}
 	t.Logf("followed the new regime after %d runs", runs)
+	// Without Finish there are no run boundaries and no recency: within a run, finish
+	// order is runtime order, which must not be mistaken for age.
+	flat := New(DefaultConfig())
+	for i := range 100 {
+		flat.Observe(obs("s", float64(1+i), 0))
+	}
+	require.InDelta(t, 50.5, flat.Predict(q).P50, 1)
 }
 
 func TestWeightedMedian(t *testing.T) {

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"cmp"
 	"math"
 	"slices"
 )
@@ -24,8 +25,10 @@ type Run struct {
 	// the start times (NaN when unknown) of those not finished yet.
 	started map[string]int
 	running map[string][]float64
-	// fam maps a signature key to its family key, for Finish.
-	fam map[string]string
+	// fam maps a signature key to its family key, for Finish; families holds the epoch
+	// keys of every family this run observed.
+	fam      map[string]string
+	families map[string]bool
 }
 
 // runKey pools every finished task of the run, the last resort before priors.
@@ -33,7 +36,7 @@ const runKey = "r"
 
 // NewRun starts the sibling overlay for one workflow execution.
 func (m *Model) NewRun() *Run {
-	return &Run{m: m, local: map[string]*series{}, dev: map[string][]float64{}, started: map[string]int{}, running: map[string][]float64{}, fam: map[string]string{}, memDev: map[string][]float64{}}
+	return &Run{m: m, local: map[string]*series{}, dev: map[string][]float64{}, started: map[string]int{}, running: map[string][]float64{}, fam: map[string]string{}, families: map[string]bool{}, memDev: map[string][]float64{}}
 }
 
 // Started records that a task of this run was dispatched. It is optional but makes
@@ -96,6 +99,7 @@ func (r *Run) observe(o Observation) {
 	}
 	base := r.m.Predict(Query{Signature: o.Signature, Family: o.Family, Category: o.Category, InputBytes: o.InputBytes, CPU: o.CPU})
 	sk, ck, fk := keyChain(o.Signature, o.Family, o.Category)
+	r.families[cmp.Or(fk, globalKey)] = true
 	if sk != "" && base.Source == SourceHistory && base.P50 > 0 {
 		r.dev[sk] = append(r.dev[sk], math.Log(o.RuntimeSeconds)-math.Log(base.P50))
 		r.fam[sk] = fk
@@ -180,9 +184,7 @@ func (r *Run) Predict(q Query) Prediction {
 			continue
 		}
 		// A run's siblings are contemporaries, not a history that ages: weigh them equally.
-		flat := cfg
-		flat.HalfLife = math.Inf(1)
-		f := s.getFit(flat)
+		f := s.getFit(cfg, -1)
 		// Input size explains runtime within a kind of task, not across the kinds pooled
 		// under runKey: there, a small input says nothing about a short runtime.
 		x, hasX := 0.0, q.InputBytes > 0 && k != runKey
@@ -274,6 +276,11 @@ func (r *Run) Finish() {
 		}
 	}
 	clear(r.dev)
+	// The run is over: everything observed before it is now one run older.
+	for f := range r.families {
+		r.m.epoch[f]++
+	}
+	clear(r.families)
 }
 
 // censoredQuantile estimates the p-quantile of n values of which only the k smallest
