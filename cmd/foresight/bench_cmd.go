@@ -53,20 +53,27 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	opts := bench.Options{Catalog: cat, Seed: *seed, LearningWorkflows: *learning, Objective: *objective}
 	var err error
-	if opts.Traces, err = bench.LoadDir(*traces); err != nil {
+	var skipped []bench.Skipped
+	if opts.Traces, skipped, err = bench.LoadDir(*traces); err != nil {
 		fmt.Fprintf(stderr, "bench: --traces: %v\n", err)
 		return 1
 	}
 	if *history != "" {
-		if opts.History, err = bench.LoadDir(*history); err != nil {
+		var more []bench.Skipped
+		if opts.History, more, err = bench.LoadDir(*history); err != nil {
 			fmt.Fprintf(stderr, "bench: --history: %v\n", err)
 			return 1
 		}
+		skipped = append(skipped, more...)
 	}
 	res, err := bench.Run(opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 1
+	}
+	res.Skipped = append(skipped, res.Skipped...)
+	for _, s := range res.Skipped {
+		fmt.Fprintf(stderr, "bench: skipped %s: %s\n", s.Trace, s.Reason)
 	}
 	if *out != "" {
 		if err := bench.WriteReport(*out, res, opts); err != nil {

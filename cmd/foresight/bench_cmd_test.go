@@ -41,6 +41,19 @@ func TestRunBench(t *testing.T) {
 				require.NoError(t, err)
 			},
 		},
+		{
+			name: "unusable traces are skipped with a warning",
+			args: []string{"--traces", "bench/testdata/mixed", "-o", "json", "--learning", "0"},
+			check: func(t *testing.T, stdout, _ string) {
+				var doc struct {
+					Runs    []map[string]any `json:"runs"`
+					Skipped []map[string]any `json:"skipped"`
+				}
+				require.NoError(t, json.Unmarshal([]byte(stdout), &doc))
+				require.NotEmpty(t, doc.Runs)
+				require.Len(t, doc.Skipped, 2)
+			},
+		},
 		{name: "missing --traces", args: []string{"-o", "json"}, wantCode: 2},
 		{name: "bad format", args: []string{"--traces", "bench/testdata/tiny", "-o", "xml"}, wantCode: 2},
 		{name: "no traces in dir", args: []string{"--traces", "EMPTY"}, wantCode: 1},

@@ -129,6 +129,9 @@ type Result struct {
 	Prediction []PredictionRow `json:"prediction"`
 	Summary    Summary         `json:"summary"`
 	Learning   *LearningCurve  `json:"learning,omitempty"`
+	// Skipped lists traces that could not be replayed (a task no instance type fits, a
+	// planner error), with the reason; the rest of the run goes on without them.
+	Skipped []Skipped `json:"skipped,omitempty"`
 	// Seed echoes the seed the run used.
 	Seed uint64 `json:"seed"`
 
@@ -156,31 +159,16 @@ func Run(opts Options) (*Result, error) {
 	}
 	ag := newAgent()
 	show := pickShowcase(opts.Traces)
+	var replayed []*Trace
 	for ti, tr := range opts.Traces {
 		seed := opts.Seed*1_000_003 + uint64(ti)
-		execs := map[string]*execution{}
 		h := hs.of(tr.Family)
-		var dec *decision
-		if mk != nil {
-			var err error
-			if dec, err = ag.decide(h.model, tr); err != nil {
-				return nil, err
-			}
-			act := ag.actions[dec.action]
-			if execs[PolicyForesight], err = executePlanned(tr, mk, dec.durations(act), act, opts, seed, foresightLive(h.model, tr, act)); err != nil {
-				return nil, fmt.Errorf("%s on %s: %w", PolicyForesight, tr.Name, err)
-			}
-			if execs[PolicyOracle], err = executePlanned(tr, mk, trueRuntimes(tr), oracleAction(), opts, seed, oracleLive(tr)); err != nil {
-				return nil, fmt.Errorf("%s on %s: %w", PolicyOracle, tr.Name, err)
-			}
+		execs, dec, err := replay(tr, h, ag, mk, opts, seed)
+		if err != nil {
+			res.Skipped = append(res.Skipped, Skipped{Trace: tr.Name, Reason: err.Error()})
+			continue
 		}
-		for _, pol := range []string{PolicyReactiveCold, PolicyReactiveWarm, PolicyStaticPeak} {
-			ex, err := executeBaseline(tr, pol, opts, seed)
-			if err != nil {
-				return nil, fmt.Errorf("%s on %s: %w", pol, tr.Name, err)
-			}
-			execs[pol] = ex
-		}
+		replayed = append(replayed, tr)
 		costLB := costLowerBound(tr, opts.Catalog)
 		for _, pol := range Policies {
 			ex, ok := execs[pol]
@@ -205,21 +193,54 @@ func Run(opts Options) (*Result, error) {
 			f := execs[PolicyForesight]
 			ag.pol.Update(dec.x, dec.action, reward(f.makespan, f.cost, f.makespanLB, costLB))
 		}
-		if tr == show {
+		if res.showcase == nil || tr == show {
 			res.showcase = &showcase{trace: tr, execs: execs}
 		}
 		h.observe(tr, trueRuntimes(tr))
 	}
+	if len(replayed) == 0 {
+		return nil, fmt.Errorf("%w: no trace could be replayed (first: %s: %s)", ErrBadOptions, res.Skipped[0].Trace, res.Skipped[0].Reason)
+	}
 	res.Summary.Policies = summarizePolicies(res.Runs)
 	res.Summary.Methods = summarizeMethods(res.Prediction)
 	if opts.LearningWorkflows > 0 && mk != nil {
-		lc, err := learningCurve(opts, mk)
+		lo := opts
+		lo.Traces = replayed
+		lc, err := learningCurve(lo, mk)
 		if err != nil {
 			return nil, fmt.Errorf("learning curve: %w", err)
 		}
 		res.Learning = lc
 	}
 	return res, nil
+}
+
+// replay runs every policy on one trace: foresight (deciding with the policy from the
+// family's history) and oracle through the planner, then the baselines.
+func replay(tr *Trace, h *history, ag *agent, mk planMaker, opts Options, seed uint64) (map[string]*execution, *decision, error) {
+	execs := map[string]*execution{}
+	var dec *decision
+	if mk != nil {
+		var err error
+		if dec, err = ag.decide(h.model, tr); err != nil {
+			return nil, nil, err
+		}
+		act := ag.actions[dec.action]
+		if execs[PolicyForesight], err = executePlanned(tr, mk, dec.durations(act), act, opts, seed, foresightLive(h.model, tr, act)); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", PolicyForesight, err)
+		}
+		if execs[PolicyOracle], err = executePlanned(tr, mk, trueRuntimes(tr), oracleAction(), opts, seed, oracleLive(tr)); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", PolicyOracle, err)
+		}
+	}
+	for _, pol := range []string{PolicyReactiveCold, PolicyReactiveWarm, PolicyStaticPeak} {
+		ex, err := executeBaseline(tr, pol, opts, seed)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", pol, err)
+		}
+		execs[pol] = ex
+	}
+	return execs, dec, nil
 }
 
 // oracleAction is the oracle's knobs: runtimes are exact, memory is the trace's, and VMs

@@ -11,7 +11,7 @@ import (
 // BenchmarkRun measures a whole bench run (every policy, predictions) on the small real
 // traces; run with -bench. The full trace set is `make bench`.
 func BenchmarkRun(b *testing.B) {
-	trs, err := LoadDir("testdata/real")
+	trs, _, err := LoadDir("testdata/real")
 	require.NoError(b, err)
 	tasks := 0
 	for _, tr := range trs {

@@ -16,7 +16,7 @@ type fixture struct {
 
 func setup(t *testing.T) fixture {
 	t.Helper()
-	trs, err := LoadDir("testdata/tiny")
+	trs, _, err := LoadDir("testdata/tiny")
 	require.NoError(t, err)
 	return fixture{traces: trs, cat: catalog.Default()}
 }
@@ -53,7 +53,7 @@ func TestSameSeedSameJSON(t *testing.T) {
 func TestLowerBoundsHoldForEveryPolicy(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	real, err := LoadDir("testdata/real")
+	real, _, err := LoadDir("testdata/real")
 	require.NoError(t, err)
 	for _, seed := range []uint64{1, 2, 3} {
 		res := runTiny(t, f, seed)
@@ -92,7 +92,7 @@ func TestJSONFieldNames(t *testing.T) {
 func TestHistoryNeverHoldsTheScoredTrace(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	real, err := LoadDir("testdata/real")
+	real, _, err := LoadDir("testdata/real")
 	require.NoError(t, err)
 	tests := []struct {
 		name    string
@@ -136,4 +136,21 @@ func TestHistoryNeverHoldsTheScoredTrace(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestUnusableTracesAreSkippedNotFatal(t *testing.T) {
+	t.Parallel()
+	trs, skipped, err := LoadDir("testdata/mixed")
+	require.NoError(t, err)
+	require.Len(t, skipped, 1, "the cyclic workflow does not parse")
+	require.Equal(t, "cyclic-synthetic-001.json", skipped[0].Trace)
+	res, err := Run(Options{Traces: trs, Catalog: catalog.Default(), Seed: 1})
+	require.NoError(t, err)
+	require.Len(t, res.Skipped, 1, "no instance type fits the 1 TiB task")
+	require.Equal(t, "huge-synthetic-001.json", res.Skipped[0].Trace)
+	require.Contains(t, res.Skipped[0].Reason, "fits")
+	for _, r := range res.Runs {
+		require.Equal(t, "chain-synthetic-001.json", r.Trace)
+	}
+	require.Len(t, res.Runs, len(Policies))
 }

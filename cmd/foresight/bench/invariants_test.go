@@ -56,9 +56,9 @@ func checkExecution(t *testing.T, name string, s *sim) {
 
 func TestEveryPolicyExecutesCorrectly(t *testing.T) {
 	t.Parallel()
-	real, err := LoadDir("testdata/real")
+	real, _, err := LoadDir("testdata/real")
 	require.NoError(t, err)
-	tiny, err := LoadDir("testdata/tiny")
+	tiny, _, err := LoadDir("testdata/tiny")
 	require.NoError(t, err)
 	cat := catalog.Default()
 	for _, tr := range append(tiny, real...) {
@@ -97,7 +97,7 @@ func TestEveryPolicyExecutesCorrectly(t *testing.T) {
 
 func TestDriftTriggersReplan(t *testing.T) {
 	t.Parallel()
-	real, err := LoadDir("testdata/real")
+	real, _, err := LoadDir("testdata/real")
 	require.NoError(t, err)
 	cat := catalog.Default()
 	replans := 0

@@ -62,7 +62,7 @@ func replayOnProvider(t *testing.T, s *sim) float64 {
 
 func TestBillingMatchesTheSimProvider(t *testing.T) {
 	t.Parallel()
-	real, err := LoadDir("testdata/real")
+	real, _, err := LoadDir("testdata/real")
 	require.NoError(t, err)
 	cat := deterministicCatalog() // the provider draws its own latencies; fixed ones agree
 	for _, tr := range real {

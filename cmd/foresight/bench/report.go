@@ -136,6 +136,12 @@ func writeMarkdown(b *strings.Builder, res *Result) {
 		fmt.Fprintf(b, "| last-20 mean objective: policy | %.3f |\n| last-20: best fixed action | %.3f |\n| last-20: best action per family | %.3f |\n",
 			lc.Last20Policy, lc.Last20BestFixed, lc.Last20BestPerFamily)
 	}
+	if len(res.Skipped) > 0 {
+		b.WriteString("\n## Skipped traces\n\n| trace | reason |\n|---|---|\n")
+		for _, sk := range res.Skipped {
+			fmt.Fprintf(b, "| %s | %s |\n", sk.Trace, strings.ReplaceAll(sk.Reason, "|", "\\|"))
+		}
+	}
 	b.WriteString("\n## Runs\n\n| trace | policy | tasks | makespan s | LB s | ÷ LB | cost USD | LB USD | ÷ LB | re-plans |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range res.Runs {
 		fmt.Fprintf(b, "| %s | %s | %d | %.1f | %.1f | %.2f | %.4f | %.4f | %.2f | %d |\n", r.Trace, r.Policy, r.Tasks,

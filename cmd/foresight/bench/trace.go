@@ -13,8 +13,11 @@ import (
 	"strings"
 )
 
-// ErrNoTraces is returned when a traces directory holds no WfFormat file.
+// ErrNoTraces is returned when a traces directory holds no usable WfFormat file.
 var ErrNoTraces = errors.New("no WfFormat traces found")
+
+// ErrEmptyTrace marks a workflow with no tasks.
+var ErrEmptyTrace = errors.New("workflow has no tasks")
 
 // Task is one task of a trace as the simulator needs it: its true runtime and its
 // requests, with dependencies as indices into Trace.Tasks.
@@ -45,9 +48,17 @@ type Trace struct {
 	graph *dag.Graph
 }
 
+// Skipped is a trace the bench could not use, and why.
+type Skipped struct {
+	Trace  string `json:"trace"`
+	Reason string `json:"reason"`
+}
+
 // LoadDir reads every WfFormat file (*.json) under dir and its subfolders, sorted by
-// family and then file name, which is the order traces are scored in.
-func LoadDir(dir string) ([]*Trace, error) {
+// family and then file name, which is the order traces are scored in. A file that does not
+// parse as a valid workflow is skipped and reported, so one bad file in a directory of
+// unseen traces does not stop the bench; ErrNoTraces when nothing usable is left.
+func LoadDir(dir string) ([]*Trace, []Skipped, error) {
 	var paths []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -59,26 +70,30 @@ func LoadDir(dir string) ([]*Trace, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("walk %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("walk %s: %w", dir, err)
 	}
 	var out []*Trace
+	var skipped []Skipped
 	for _, p := range paths {
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
 		data, err := os.ReadFile(p)
 		if err != nil {
-			return nil, fmt.Errorf("read trace: %w", err)
+			skipped = append(skipped, Skipped{Trace: rel, Reason: err.Error()})
+			continue
 		}
 		if !looksLikeWfFormat(data) {
 			continue // other JSON (manifests, schemas) is not a trace
 		}
-		rel, _ := filepath.Rel(dir, p)
-		tr, err := ParseTrace(filepath.ToSlash(rel), data)
+		tr, err := ParseTrace(rel, data)
 		if err != nil {
-			return nil, fmt.Errorf("trace %s: %w", p, err)
+			skipped = append(skipped, Skipped{Trace: rel, Reason: err.Error()})
+			continue
 		}
 		out = append(out, tr)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: %w", dir, ErrNoTraces)
+		return nil, skipped, fmt.Errorf("%s: %w", dir, ErrNoTraces)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Family != out[j].Family {
@@ -86,7 +101,7 @@ func LoadDir(dir string) ([]*Trace, error) {
 		}
 		return filepath.Base(out[i].Name) < filepath.Base(out[j].Name)
 	})
-	return out, nil
+	return out, skipped, nil
 }
 
 // looksLikeWfFormat tells a workflow instance from other JSON in a traces directory.
@@ -105,6 +120,9 @@ func ParseTrace(name string, data []byte) (*Trace, error) {
 		return nil, err
 	}
 	family := wf.Family
+	if len(wf.Tasks) == 0 {
+		return nil, fmt.Errorf("%s: %w", name, ErrEmptyTrace)
+	}
 	tr := &Trace{Name: name, Family: family}
 	index := make(map[string]int, len(wf.Tasks))
 	for i, t := range wf.Tasks {
