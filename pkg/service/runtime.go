@@ -15,6 +15,7 @@ import (
 
 	"github.com/foresight-run/foresight/pkg/bus"
 	"github.com/foresight-run/foresight/pkg/clock"
+	"github.com/foresight-run/foresight/pkg/events"
 	"github.com/foresight-run/foresight/pkg/outbox"
 	"github.com/foresight-run/foresight/pkg/pgdb"
 )
@@ -161,4 +162,11 @@ func (h *HTTPServer) Stop() {
 		defer cancel()
 		_ = h.Server.Shutdown(ctx)
 	})
+}
+
+// SubscribeTx subscribes a transactional handler: durable names both the JetStream
+// consumer and the inbox the handler's effects are de-duplicated in.
+func (rt *Runtime) SubscribeTx(ctx context.Context, durable string, t events.Type, concurrency int, fn bus.TxHandler) error {
+	return rt.Subscribe(ctx, bus.Subscription{Durable: durable, Type: t, Concurrency: concurrency,
+		Handler: bus.Transactional(rt.Pool, durable, fn)})
 }

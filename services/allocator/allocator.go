@@ -109,10 +109,7 @@ func (s *Service) Start(ctx context.Context) error {
 		{"allocator-replan-requested", events.TypeReplanRequested, s.onReplanRequested},
 	}
 	for _, sub := range subs {
-		if err := s.rt.Subscribe(ctx, bus.Subscription{
-			Durable: sub.name, Type: sub.typ, Concurrency: 4,
-			Handler: bus.Transactional(s.rt.Pool, sub.name, sub.fn),
-		}); err != nil {
+		if err := s.rt.SubscribeTx(ctx, sub.name, sub.typ, 4, sub.fn); err != nil {
 			return err
 		}
 	}

@@ -62,10 +62,7 @@ func (s *Service) Handler() http.Handler { return s.router }
 func (s *Service) Start(ctx context.Context) error {
 	for _, t := range events.AllTypes {
 		name := "gateway-" + string(t)[len("foresight."):len(t)-len(".v1")]
-		if err := s.rt.Subscribe(ctx, bus.Subscription{
-			Durable: name, Type: t, Concurrency: 4,
-			Handler: bus.Transactional(s.rt.Pool, name, s.project),
-		}); err != nil {
+		if err := s.rt.SubscribeTx(ctx, name, t, 4, s.project); err != nil {
 			return err
 		}
 	}

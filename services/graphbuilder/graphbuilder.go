@@ -38,10 +38,7 @@ func New(rt *service.Runtime) *Service {
 
 // Start subscribes to workflow-submitted.
 func (s *Service) Start(ctx context.Context) error {
-	return s.rt.Subscribe(ctx, bus.Subscription{
-		Durable: "graphbuilder-workflow-submitted", Type: events.TypeWorkflowSubmitted, Concurrency: 2,
-		Handler: bus.Transactional(s.rt.Pool, "graphbuilder-workflow-submitted", s.onSubmitted),
-	})
+	return s.rt.SubscribeTx(ctx, "graphbuilder-workflow-submitted", events.TypeWorkflowSubmitted, 2, s.onSubmitted)
 }
 
 // Stop is a no-op: the runtime's consumer owns the subscription.

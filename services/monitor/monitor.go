@@ -36,10 +36,7 @@ func New(rt *service.Runtime) *Service {
 
 // Start subscribes to task-observed.
 func (s *Service) Start(ctx context.Context) error {
-	return s.rt.Subscribe(ctx, bus.Subscription{
-		Durable: "monitor-task-observed", Type: events.TypeTaskObserved, Concurrency: 4,
-		Handler: bus.Transactional(s.rt.Pool, "monitor-task-observed", s.onTaskObserved),
-	})
+	return s.rt.SubscribeTx(ctx, "monitor-task-observed", events.TypeTaskObserved, 4, s.onTaskObserved)
 }
 
 // Stop is a no-op: the runtime's consumer owns the subscription.

@@ -81,29 +81,22 @@ func New(rt *service.Runtime, opts Options) *Service {
 
 // Start subscribes the consumers and starts the launcher.
 func (s *Service) Start(ctx context.Context) error {
-	if err := s.rt.Subscribe(ctx, bus.Subscription{
-		Durable: "poolmanager-plan-ready", Type: events.TypePlanReady, Concurrency: 4,
-		Handler: bus.Transactional(s.rt.Pool, "poolmanager-plan-ready", s.onPlanReady),
-	}); err != nil {
-		return err
+	subs := []struct {
+		name        string
+		typ         events.Type
+		concurrency int
+		fn          bus.TxHandler
+	}{
+		{"poolmanager-plan-ready", events.TypePlanReady, 4, s.onPlanReady},
+		{"poolmanager-workflow-completed", events.TypeWorkflowCompleted, 4, s.onWorkflowCompleted},
+		// One at a time: targets reconcile the whole pool.
+		{"poolmanager-pool-forecast", events.TypePoolForecast, 1, s.onPoolForecast},
+		{"poolmanager-vm-idle", events.TypeVMIdle, 4, s.onVMIdle},
 	}
-	if err := s.rt.Subscribe(ctx, bus.Subscription{
-		Durable: "poolmanager-workflow-completed", Type: events.TypeWorkflowCompleted, Concurrency: 4,
-		Handler: bus.Transactional(s.rt.Pool, "poolmanager-workflow-completed", s.onWorkflowCompleted),
-	}); err != nil {
-		return err
-	}
-	if err := s.rt.Subscribe(ctx, bus.Subscription{
-		Durable: "poolmanager-pool-forecast", Type: events.TypePoolForecast, Concurrency: 1,
-		Handler: bus.Transactional(s.rt.Pool, "poolmanager-pool-forecast", s.onPoolForecast),
-	}); err != nil {
-		return err
-	}
-	if err := s.rt.Subscribe(ctx, bus.Subscription{
-		Durable: "poolmanager-vm-idle", Type: events.TypeVMIdle, Concurrency: 4,
-		Handler: bus.Transactional(s.rt.Pool, "poolmanager-vm-idle", s.onVMIdle),
-	}); err != nil {
-		return err
+	for _, sub := range subs {
+		if err := s.rt.SubscribeTx(ctx, sub.name, sub.typ, sub.concurrency, sub.fn); err != nil {
+			return err
+		}
 	}
 	if s.opts.Agent.WorkDir != "" {
 		// This process is the agent of its VMs: with the local provider they are slices of

@@ -75,8 +75,7 @@ func (s *Service) Start(ctx context.Context) error {
 		{"predictor-workflow-completed", events.TypeWorkflowCompleted, s.onCompleted},
 	}
 	for _, sub := range subs {
-		if err := s.rt.Subscribe(ctx, bus.Subscription{Durable: sub.name, Type: sub.typ, Concurrency: 2,
-			Handler: bus.Transactional(s.rt.Pool, sub.name, sub.fn)}); err != nil {
+		if err := s.rt.SubscribeTx(ctx, sub.name, sub.typ, 2, sub.fn); err != nil {
 			return err
 		}
 	}
