@@ -33,17 +33,19 @@ type stack struct {
 	workDir string
 }
 
-func setup(t *testing.T) stack {
+func setup(t *testing.T, env ...string) stack {
 	t.Helper()
 	dbURL, pool := testenv.Database(t)
 	natsURL, _, js := testenv.JetStream(t)
 	workDir := t.TempDir()
-	cfg, err := service.LoadConfig(func(k string) string {
-		return map[string]string{
-			"FORESIGHT_DATABASE_URL": dbURL, "FORESIGHT_NATS_URL": natsURL, "FORESIGHT_WORK_DIR": workDir,
-			"FORESIGHT_ACK_WAIT": "5s", "FORESIGHT_LOCAL_CORES": "4",
-		}[k]
-	})
+	vars := map[string]string{
+		"FORESIGHT_DATABASE_URL": dbURL, "FORESIGHT_NATS_URL": natsURL, "FORESIGHT_WORK_DIR": workDir,
+		"FORESIGHT_ACK_WAIT": "5s", "FORESIGHT_LOCAL_CORES": "4",
+	}
+	for i := 0; i+1 < len(env); i += 2 {
+		vars[env[i]] = env[i+1]
+	}
+	cfg, err := service.LoadConfig(func(k string) string { return vars[k] })
 	require.NoError(t, err)
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

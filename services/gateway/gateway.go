@@ -47,6 +47,7 @@ func New(rt *service.Runtime) *Service {
 		r.Get("/", s.list)
 		r.Get("/{id}", s.get)
 		r.Get("/{id}/events", s.eventLog)
+		r.Get("/{id}/wfformat", s.exportWfFormat)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusNotFound, "Not found", "no route "+r.URL.Path, nil)
