@@ -270,3 +270,34 @@ func TestDriftTriggersReplan(t *testing.T) {
 		`SELECT min(version), max(version) FROM plans WHERE workflow_id = $1`, id).Scan(&v1, &v2))
 	require.Equal(t, []int{1, 2}, []int{v1, v2}, "every version is kept")
 }
+
+// TestEventStream follows a workflow over Server-Sent Events from submission to the end:
+// the stream carries its lifecycle in order and closes once it finished.
+func TestEventStream(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	code, sub := submit(t, s.api, `{"name":"sse","tasks":[{"id":"a","command":["true"]},{"id":"b","command":["true"],"depends_on":["a"]}]}`)
+	require.Equal(t, http.StatusAccepted, code, sub)
+	req, err := http.NewRequest(http.MethodGet, s.api+"/v1/workflows/"+sub["id"].(string)+"/events", nil)
+	require.NoError(t, err)
+	req.Header.Set("Accept", "text/event-stream")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	body, err := io.ReadAll(resp.Body) // returns when the server ends the stream
+	require.NoError(t, err)
+	var types []string
+	for _, line := range strings.Split(string(body), "\n") {
+		if t, ok := strings.CutPrefix(line, "event: "); ok {
+			types = append(types, t)
+		}
+	}
+	require.NotEmpty(t, types)
+	require.Equal(t, string(events.TypeWorkflowSubmitted), types[0])
+	require.Contains(t, types, string(events.TypeWorkflowCompleted), "the stream ends once the workflow finished: %v", types)
+	require.Contains(t, types, string(events.TypeGraphBuilt))
+	require.Contains(t, types, string(events.TypePlanReady))
+}

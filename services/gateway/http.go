@@ -265,6 +265,10 @@ func (s *Service) eventLog(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusBadRequest, "Invalid id", "workflow id must be a UUID", []events.Problem{{Field: "id", Reason: "not a UUID"}})
 		return
 	}
+	if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		s.streamEvents(w, r, id)
+		return
+	}
 	rows, err := s.rt.Pool.Query(r.Context(),
 		`SELECT seq, event_id, type, event_time, data FROM workflow_events WHERE workflow_id = $1 ORDER BY seq`, id)
 	if err != nil {

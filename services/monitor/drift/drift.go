@@ -5,7 +5,9 @@
 // to predictions: a task that ran past its P90 (the plan's upper band) or finished in less
 // than half its P50 (capacity planned for it sits idle) is drift, as is an OOM kill (its
 // retry needs a bigger slot). Differences under MinSeconds are noise, not drift: a plan is
-// not worth re-making for a few seconds.
+// not worth re-making for a few seconds. A prediction that was only a prior (nothing
+// known about the task) cannot drift: re-planning on the first observation of a guess
+// would re-plan every new workflow.
 package drift
 
 import (
@@ -17,12 +19,15 @@ import (
 // MinSeconds is the smallest absolute difference from the prediction that counts.
 const MinSeconds = 1.0
 
+// uninformed lists prediction sources that are priors rather than evidence about the task.
+var uninformed = map[string]bool{"global-prior": true, "family-prior": true}
+
 // Check returns a reason when the observation drifted from its prediction, "" otherwise.
 func Check(o events.TaskObserved, p events.TaskPrediction) string {
 	switch {
 	case o.Status == events.StatusOOMKilled:
 		return fmt.Sprintf("task %s was OOM-killed", o.TaskID)
-	case o.Status != events.StatusSucceeded || p.P50Seconds <= 0:
+	case o.Status != events.StatusSucceeded || p.P50Seconds <= 0 || uninformed[p.Source]:
 		return ""
 	case o.RuntimeSeconds > p.P90Seconds && o.RuntimeSeconds-p.P90Seconds >= MinSeconds:
 		return fmt.Sprintf("task %s ran %.1fs, past its P90 of %.1fs", o.TaskID, o.RuntimeSeconds, p.P90Seconds)

@@ -10,11 +10,12 @@ import (
 
 func TestCheck(t *testing.T) {
 	t.Parallel()
-	p := events.TaskPrediction{TaskID: "t", P50Seconds: 10, P90Seconds: 14}
+	p := events.TaskPrediction{TaskID: "t", P50Seconds: 10, P90Seconds: 14, Source: "history"}
 	tests := []struct {
 		name    string
 		status  string
 		runtime float64
+		source  string
 		drift   bool
 	}{
 		{name: "within band", status: events.StatusSucceeded, runtime: 12},
@@ -23,11 +24,16 @@ func TestCheck(t *testing.T) {
 		{name: "far earlier than P50", status: events.StatusSucceeded, runtime: 3, drift: true},
 		{name: "failure is not drift", status: events.StatusFailed, runtime: 50},
 		{name: "OOM kill is drift", status: events.StatusOOMKilled, runtime: 1, drift: true},
+		{name: "a prior cannot drift", status: events.StatusSucceeded, runtime: 50, source: "global-prior"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := Check(events.TaskObserved{TaskID: "t", Status: tc.status, RuntimeSeconds: tc.runtime}, p)
+			pred := p
+			if tc.source != "" {
+				pred.Source = tc.source
+			}
+			got := Check(events.TaskObserved{TaskID: "t", Status: tc.status, RuntimeSeconds: tc.runtime}, pred)
 			require.Equal(t, tc.drift, got != "", got)
 		})
 	}
