@@ -116,7 +116,10 @@ type Config struct {
 	MaxExtrapolation float64 `json:"max_extrapolation"`
 	// ExtrapolationSigma widens the upper quantiles per log unit of extrapolation.
 	ExtrapolationSigma float64 `json:"extrapolation_sigma"`
-	// PriorSeconds and PriorMemoryBytes answer when nothing at all is known.
+	// PriorSeconds and PriorMemoryBytes answer when nothing at all is known. Scientific
+	// workflow tasks typically run for seconds to minutes (the WfCommons instances'
+	// per-workflow medians span 0.2 s to 90 s), so the default sits at their log-midpoint,
+	// 10 s, which bounds the worst log error of a guess; ColdLogSigma gives it its spread.
 	PriorSeconds     float64 `json:"prior_seconds"`
 	PriorMemoryBytes int64   `json:"prior_memory_bytes"`
 	// PriorLogSigma is the prior log-space spread of runtime around its median, and
@@ -162,7 +165,7 @@ func DefaultConfig() Config {
 		PriorSlope:          0.5,
 		ExtrapolationSigma:  0.3,
 		MaxExtrapolation:    math.Log(1000),
-		PriorSeconds:        60,
+		PriorSeconds:        10,
 		PriorMemoryBytes:    512 << 20,
 		PriorLogSigma:       0.5,
 		PriorStrength:       3,
