@@ -18,3 +18,6 @@ CREATE TABLE pool_targets (
     updated_at    timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX vms_pool ON vms (instance_type, state) WHERE workflow_id IS NULL;
+
+-- poolmanager: each VM's transitions are numbered, so each is announced exactly once.
+ALTER TABLE vms ADD COLUMN transitions int NOT NULL DEFAULT 0;

@@ -24,6 +24,7 @@ var payloadOf = map[Type]payloadCodec{
 	TypeVMReleased:        codec[VMReleased](),
 	TypeVMIdle:            codec[VMIdle](),
 	TypePoolForecast:      codec[PoolForecast](),
+	TypeVMStateChanged:    codec[VMStateChanged](),
 	TypeTaskDispatched:    codec[TaskDispatched](),
 	TypeTaskObserved:      codec[TaskObserved](),
 	TypePredictionDelta:   codec[PredictionDelta](),

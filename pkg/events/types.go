@@ -17,6 +17,7 @@ const (
 	TypeVMReleased        Type = "foresight.vm-released.v1"
 	TypeVMIdle            Type = "foresight.vm-idle.v1"
 	TypePoolForecast      Type = "foresight.pool-forecast.v1"
+	TypeVMStateChanged    Type = "foresight.vm-state-changed.v1"
 	TypeTaskDispatched    Type = "foresight.task-dispatched.v1"
 	TypeTaskObserved      Type = "foresight.task-observed.v1"
 	TypePredictionDelta   Type = "foresight.prediction-delta.v1"
@@ -29,7 +30,7 @@ var AllTypes = []Type{
 	TypeWorkflowSubmitted, TypeWorkflowRejected, TypeGraphBuilt, TypeDemandPredicted,
 	TypePlanReady, TypeVMProvisioned, TypeTaskDispatched, TypeTaskObserved,
 	TypePredictionDelta, TypeReplanRequested, TypeVMIdle, TypeVMReleased, TypeWorkflowCompleted,
-	TypePoolForecast,
+	TypePoolForecast, TypeVMStateChanged,
 }
 
 // Payload is implemented by every event data type.
@@ -326,6 +327,21 @@ type ReplanRequested struct {
 	TaskID     string `json:"task_id,omitempty"`
 }
 
+// VMStateChanged records one transition of a VM's lifecycle (requested → provisioning →
+// hot_idle → busy → idle → warm → terminated, or failed), as the pool manager persisted it.
+type VMStateChanged struct {
+	VMID string `json:"vm_id,omitempty"`
+	Key  string `json:"key"`
+	// WorkflowID is empty for a VM of the standing pool.
+	WorkflowID string    `json:"workflow_id,omitempty"`
+	From       string    `json:"from"`
+	To         string    `json:"to"`
+	Event      string    `json:"event"`
+	At         time.Time `json:"at"`
+	// Seq numbers the VM's transitions from 1.
+	Seq int `json:"seq"`
+}
+
 // PoolForecast is the predictor's forecast of the pool's background demand: busy cores
 // across all workflows, from now on, which sets the standing hot and warm pool targets.
 type PoolForecast struct {
@@ -386,6 +402,9 @@ func (VMIdle) EventType() Type { return TypeVMIdle }
 
 // EventType implements Payload.
 func (PoolForecast) EventType() Type { return TypePoolForecast }
+
+// EventType implements Payload.
+func (VMStateChanged) EventType() Type { return TypeVMStateChanged }
 
 // EventType implements Payload.
 func (TaskObserved) EventType() Type { return TypeTaskObserved }

@@ -379,14 +379,44 @@ func (s *Service) fallBack(ctx context.Context, tx pgx.Tx, r vmRow, cause error,
 	return err
 }
 
-// transition moves a VM's state through the lifecycle state machine, refusing illegal moves.
+// transition moves a VM's state through the lifecycle state machine, refusing illegal
+// moves, and announces it (vm-state-changed) in the same transaction. A VM no longer in
+// from (another handler moved it first) is left alone.
 func (s *Service) transition(ctx context.Context, tx pgx.Tx, key string, from pool.State, ev pool.Event) error {
 	to, err := pool.Transition(from, ev)
 	if err != nil {
 		return bus.Permanent(fmt.Errorf("vm %s: %w", key, err))
 	}
-	_, err = tx.Exec(ctx, `UPDATE vms SET state = $2, updated_at = $3 WHERE key = $1 AND state = $4`, key, string(to), s.rt.Clock.Now(), string(from))
-	return err
+	now := s.rt.Clock.Now()
+	var vmID, workflowID string
+	var seq int
+	err = tx.QueryRow(ctx,
+		`UPDATE vms SET state = $2, updated_at = $3, transitions = transitions + 1 WHERE key = $1 AND state = $4
+		 RETURNING coalesce(vm_id, ''), coalesce(workflow_id::text, ''), transitions`,
+		key, string(to), now, string(from)).Scan(&vmID, &workflowID, &seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("vm %s %s: %w", key, ev, err)
+	}
+	ch := events.VMStateChanged{VMID: vmID, Key: key, WorkflowID: workflowID, From: string(from), To: string(to), Event: string(ev), At: now.UTC(), Seq: seq}
+	return outbox.Emit(ctx, tx, events.DerivedID(key, "transition", strconv.Itoa(seq)), Source, workflowID, now, ch)
+}
+
+// assign marks a VM busy when a task starts on it (hot_idle or idle --assign--> busy).
+func (s *Service) assign(ctx context.Context, vmID string) error {
+	return pgx.BeginFunc(ctx, s.rt.Pool, func(tx pgx.Tx) error {
+		var key, state string
+		err := tx.QueryRow(ctx, `SELECT key, state FROM vms WHERE vm_id = $1 FOR UPDATE`, vmID).Scan(&key, &state)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && state != string(pool.StateHotIdle) && state != string(pool.StateIdle)) {
+			return nil // busy already, or a VM this pool manager does not track
+		}
+		if err != nil {
+			return err
+		}
+		return s.transition(ctx, tx, key, pool.State(state), pool.EventAssign)
+	})
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -419,8 +449,7 @@ func (s *Service) runTask(ctx context.Context, env events.Envelope) error {
 		log.Info("attempt already finished; not running it again")
 		return nil
 	}
-	// hot_idle/idle --assign--> busy (pool.Transition); other states are left alone.
-	if _, err := s.rt.Pool.Exec(ctx, `UPDATE vms SET state = 'busy', updated_at = now() WHERE vm_id = $1 AND state IN ('hot_idle', 'idle')`, d.VMID); err != nil {
+	if err := s.assign(ctx, d.VMID); err != nil {
 		return fmt.Errorf("mark vm busy: %w", err)
 	}
 	opts := s.opts.Agent

@@ -194,6 +194,16 @@ func TestScaleInLooksAhead(t *testing.T) {
 
 	idle(nil)
 	require.Equal(t, "terminated", state(), "no further need: terminate")
+
+	// Every transition was announced once, in order.
+	rows, err := b.pool.Query(context.Background(),
+		`SELECT d->>'from' || '>' || (d->>'to') FROM (SELECT convert_from(payload, 'UTF8')::jsonb->'data' AS d, seq FROM outbox
+		 WHERE type = 'foresight.vm-state-changed.v1') x WHERE d->>'key' = 'key-scale' ORDER BY (d->>'seq')::int`)
+	require.NoError(t, err)
+	history, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Equal(t, []string{"requested>provisioning", "provisioning>hot_idle", "hot_idle>warm", "warm>provisioning",
+		"provisioning>hot_idle", "hot_idle>terminated"}, history)
 }
 
 // handle runs a transactional handler on payload as the bus would.
