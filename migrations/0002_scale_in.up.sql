@@ -21,3 +21,6 @@ CREATE INDEX vms_pool ON vms (instance_type, state) WHERE workflow_id IS NULL;
 
 -- poolmanager: each VM's transitions are numbered, so each is announced exactly once.
 ALTER TABLE vms ADD COLUMN transitions int NOT NULL DEFAULT 0;
+
+-- allocator: the predictions revision its copy of the forecast holds.
+ALTER TABLE allocations ADD COLUMN revision int NOT NULL DEFAULT 0;

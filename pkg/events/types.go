@@ -184,6 +184,9 @@ type DemandPredicted struct {
 	// PredictedMakespanSeconds is the makespan of an ASAP schedule on P50 runtimes.
 	PredictedMakespanSeconds float64      `json:"predicted_makespan_seconds"`
 	Action                   PolicyAction `json:"action"`
+	// Revision is 0 for the forecast made at submission; each later revision carries
+	// predictions sharpened by the workflow's finished tasks.
+	Revision int `json:"revision,omitempty"`
 }
 
 // Tiers of the VM pool.

@@ -124,6 +124,13 @@ func (s *Service) onDemandPredicted(ctx context.Context, tx pgx.Tx, env events.E
 	if err != nil {
 		return err
 	}
+	if dp.Revision > 0 {
+		// Predictions sharpened by finished tasks: the next re-plan uses them.
+		graph, _ := json.Marshal(dp)
+		_, err := tx.Exec(ctx, `UPDATE allocations SET graph = $2, revision = $3 WHERE workflow_id = $1 AND revision < $3`,
+			dp.WorkflowID, graph, dp.Revision)
+		return err
+	}
 	pool, err := standingPool(ctx, tx)
 	if err != nil {
 		return err

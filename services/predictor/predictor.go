@@ -47,8 +47,9 @@ type Service struct {
 	log  *slog.Logger
 	opts Options
 
-	mu    sync.Mutex // guards model
+	mu    sync.Mutex // guards model and runs
 	model *model.Model
+	runs  map[string]*liveRun // sibling overlays of running workflows
 
 	stopOnce sync.Once
 	cancel   context.CancelFunc
@@ -57,7 +58,8 @@ type Service struct {
 
 // New returns the predictor on rt.
 func New(rt *service.Runtime, opts Options) *Service {
-	return &Service{rt: rt, log: rt.Log.With("component", "predictor"), opts: opts, model: model.New(model.DefaultConfig())}
+	return &Service{rt: rt, log: rt.Log.With("component", "predictor"), opts: opts, model: model.New(model.DefaultConfig()),
+		runs: map[string]*liveRun{}}
 }
 
 // Start rebuilds the runtime models from history and subscribes.
@@ -130,10 +132,17 @@ func (s *Service) onDelta(ctx context.Context, tx pgx.Tx, env events.Envelope) e
 	if d.Status != events.StatusSucceeded {
 		return nil // a failed run says nothing about how long the task takes
 	}
+	o := model.Observation{Signature: d.Signature, Family: d.Family, Category: d.Category, InputBytes: d.InputBytes,
+		RuntimeSeconds: d.ActualSeconds, CPUSeconds: d.CPUSeconds, PeakRSSBytes: d.PeakRSSBytes}
 	s.mu.Lock()
-	s.model.Observe(model.Observation{Signature: d.Signature, Family: d.Family, Category: d.Category, InputBytes: d.InputBytes,
-		RuntimeSeconds: d.ActualSeconds, CPUSeconds: d.CPUSeconds, PeakRSSBytes: d.PeakRSSBytes})
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	// The sibling overlay first, so its residual is against what history predicted before
+	// this observation joined it.
+	if err := s.sharpen(ctx, tx, env.ID, d, o); err != nil {
+		delete(s.runs, d.WorkflowID) // the transaction rolls back: rebuild from Postgres next time
+		return err
+	}
+	s.model.Observe(o)
 	return nil
 }
 
@@ -205,6 +214,9 @@ func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, env events.Envelop
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	delete(s.runs, done.WorkflowID)
+	s.mu.Unlock()
 	var raw []byte
 	err = tx.QueryRow(ctx, `SELECT forecast FROM forecasts WHERE workflow_id = $1`, done.WorkflowID).Scan(&raw)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -1,0 +1,127 @@
+package predictor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/foresight-run/foresight/pkg/events"
+	"github.com/foresight-run/foresight/pkg/outbox"
+	"github.com/foresight-run/foresight/services/predictor/forecast"
+	"github.com/foresight-run/foresight/services/predictor/model"
+)
+
+// reviseThreshold is how far (relative) an unfinished task's P50 must move before a
+// revised forecast is worth publishing.
+const reviseThreshold = 0.10
+
+// liveRun is the sibling overlay of one running workflow and the forecast it revises.
+type liveRun struct {
+	run    *model.Run
+	record forecastRecord
+	done   map[string]bool
+}
+
+// sharpen feeds a finished task to its workflow's sibling overlay and re-predicts the
+// unfinished tasks. When some P50 moved by more than reviseThreshold it stores and
+// publishes the next revision of demand-predicted. The caller holds s.mu.
+func (s *Service) sharpen(ctx context.Context, tx pgx.Tx, causeID string, d events.PredictionDelta, o model.Observation) error {
+	lr, err := s.liveRun(ctx, tx, d.WorkflowID)
+	if err != nil || lr == nil {
+		return err
+	}
+	if lr.done[d.TaskID] {
+		return nil
+	}
+	lr.done[d.TaskID] = true
+	lr.run.Observe(o)
+
+	ev := lr.record.Event
+	changed := false
+	preds := append([]events.TaskPrediction(nil), ev.Predictions...)
+	for i, t := range ev.Graph.Tasks {
+		if lr.done[t.ID] || i >= len(preds) {
+			continue
+		}
+		p := lr.run.Predict(model.Query{Signature: t.Signature, Family: ev.Graph.Family, Category: t.Category, InputBytes: t.InputBytes,
+			CPU: t.CPU, MemoryBytes: t.MemoryBytes, UserEstimateSeconds: t.EstimatedSeconds})
+		old := preds[i]
+		if old.P50Seconds > 0 && math.Abs(p.P50-old.P50Seconds)/old.P50Seconds > reviseThreshold {
+			changed = true
+		}
+		preds[i] = events.TaskPrediction{TaskID: t.ID, P50Seconds: p.P50, P90Seconds: p.P90, P99Seconds: p.P99,
+			MemoryBytes: max(p.MemoryP90, t.MemoryBytes), CPU: t.CPU, Source: p.Source, Samples: p.Samples}
+	}
+	if !changed {
+		return nil
+	}
+	ev.Predictions = preds
+	ev.Revision++
+	demand := make([]forecast.TaskDemand, len(ev.Graph.Tasks))
+	index := make(map[string]int32, len(ev.Graph.Tasks))
+	for i, t := range ev.Graph.Tasks {
+		index[t.ID] = int32(i)
+	}
+	for i, t := range ev.Graph.Tasks {
+		demand[i] = forecast.TaskDemand{CPU: t.CPU, MemoryBytes: preds[i].MemoryBytes, P50: preds[i].P50Seconds, P90: preds[i].P90Seconds}
+		for _, p := range t.DependsOn {
+			demand[i].Parents = append(demand[i].Parents, index[p])
+		}
+	}
+	curve := forecast.Demand(demand, nil)
+	ev.Demand, ev.PredictedMakespanSeconds = curve.Points, curve.MakespanP50
+	ev.Contention = forecast.Contention(curve, s.opts.CapacityCores, s.opts.CapacityMemoryBytes)
+	lr.record.Event = ev
+	raw, _ := json.Marshal(lr.record)
+	if _, err := tx.Exec(ctx, `UPDATE forecasts SET forecast = $2 WHERE workflow_id = $1`, d.WorkflowID, raw); err != nil {
+		return fmt.Errorf("store revision: %w", err)
+	}
+	s.log.Info("predictions sharpened by finished siblings", "workflow_id", d.WorkflowID, "revision", ev.Revision, "after_task", d.TaskID)
+	return outbox.Emit(ctx, tx, events.DerivedID(causeID, "revision"), Source, d.WorkflowID, s.rt.Clock.Now(), ev)
+}
+
+// liveRun returns the workflow's overlay, rebuilding it from its stored forecast and the
+// observations already made (after a restart, or when another replica handled earlier
+// deltas). It returns nil for a workflow this predictor never forecast.
+func (s *Service) liveRun(ctx context.Context, tx pgx.Tx, workflowID string) (*liveRun, error) {
+	if lr, ok := s.runs[workflowID]; ok {
+		return lr, nil
+	}
+	var raw []byte
+	err := tx.QueryRow(ctx, `SELECT forecast FROM forecasts WHERE workflow_id = $1`, workflowID).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load forecast: %w", err)
+	}
+	lr := &liveRun{run: s.model.NewRun(), done: map[string]bool{}}
+	if err := json.Unmarshal(raw, &lr.record); err != nil {
+		return nil, fmt.Errorf("decode forecast: %w", err)
+	}
+	rows, err := tx.Query(ctx,
+		`SELECT task_id, signature, family, category, input_bytes, runtime_seconds, cpu_seconds, peak_rss_bytes
+		 FROM task_observations WHERE workflow_id = $1 AND status = 'succeeded' ORDER BY finished_at`, workflowID)
+	if err != nil {
+		return nil, fmt.Errorf("load run: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var o model.Observation
+		if err := rows.Scan(&id, &o.Signature, &o.Family, &o.Category, &o.InputBytes, &o.RuntimeSeconds, &o.CPUSeconds, &o.PeakRSSBytes); err != nil {
+			return nil, err
+		}
+		lr.done[id] = true
+		lr.run.Observe(o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	s.runs[workflowID] = lr
+	return lr, nil
+}
