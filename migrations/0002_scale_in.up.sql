@@ -24,3 +24,7 @@ ALTER TABLE vms ADD COLUMN transitions int NOT NULL DEFAULT 0;
 
 -- allocator: the predictions revision its copy of the forecast holds.
 ALTER TABLE allocations ADD COLUMN revision int NOT NULL DEFAULT 0;
+
+-- predictor: learned state is opaque to SQL and may hold \u0000 (model keys), which jsonb
+-- refuses; keep it as bytes.
+ALTER TABLE predictor_state ALTER COLUMN state TYPE bytea USING convert_to(state::text, 'UTF8');

@@ -61,4 +61,23 @@ func migrateURL(url string) string {
 	return url
 }
 
+// The pgx/v5 driver registers the pgx5:// scheme migrateURL produces.
 var _ = migratepgx.DefaultMigrationsTable
+
+// MigrateDown reverts every migration. It exists for tests that prove each migration can
+// be undone; operators use the migrate CLI.
+func MigrateDown(url string) error {
+	src, err := iofs.New(migrations.FS, ".")
+	if err != nil {
+		return fmt.Errorf("open migrations: %w", err)
+	}
+	m, err := migrate.NewWithSourceInstance("iofs", src, migrateURL(url))
+	if err != nil {
+		return fmt.Errorf("connect migrate: %w", err)
+	}
+	defer m.Close()
+	if err := m.Down(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return fmt.Errorf("migrate down: %w", err)
+	}
+	return nil
+}

@@ -29,7 +29,10 @@ import (
 // Source is the CloudEvents source of the predictor's events.
 const Source = "foresight/predictor"
 
-const policyStateName = "policy/linucb"
+const (
+	policyStateName = "policy/linucb"
+	modelStateName  = "model/runtime"
+)
 
 // Options configure the predictor.
 type Options struct {
@@ -75,6 +78,7 @@ func (s *Service) Start(ctx context.Context) error {
 		{"predictor-graph-built", events.TypeGraphBuilt, s.onGraphBuilt},
 		{"predictor-prediction-delta", events.TypePredictionDelta, s.onDelta},
 		{"predictor-workflow-completed", events.TypeWorkflowCompleted, s.onCompleted},
+		{"predictor-task-dispatched", events.TypeTaskDispatched, s.onDispatched},
 	}
 	for _, sub := range subs {
 		if err := s.rt.SubscribeTx(ctx, sub.name, sub.typ, 2, sub.fn); err != nil {
@@ -101,16 +105,33 @@ func (s *Service) Stop() {
 	})
 }
 
+// loadHistory restores the runtime models: the snapshot saved at the last workflow
+// completion, then every observation that finished after it. Without a snapshot the
+// models are rebuilt from the whole history.
 func (s *Service) loadHistory(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	since := time.Time{}
+	var raw []byte
+	var saved time.Time
+	err := s.rt.Pool.QueryRow(ctx, `SELECT state, updated_at FROM predictor_state WHERE name = $1`, modelStateName).Scan(&raw, &saved)
+	switch {
+	case err == nil:
+		if uerr := json.Unmarshal(raw, s.model); uerr == nil {
+			since = saved
+		} else {
+			s.model = model.New(model.DefaultConfig()) // an older format: rebuild from history
+		}
+	case !errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("load model snapshot: %w", err)
+	}
 	rows, err := s.rt.Pool.Query(ctx,
 		`SELECT signature, family, category, input_bytes, runtime_seconds, cpu_seconds, peak_rss_bytes
-		 FROM task_observations WHERE status = 'succeeded' ORDER BY finished_at`)
+		 FROM task_observations WHERE status = 'succeeded' AND finished_at > $1 ORDER BY finished_at`, since)
 	if err != nil {
 		return fmt.Errorf("load history: %w", err)
 	}
 	defer rows.Close()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	n := 0
 	for rows.Next() {
 		var o model.Observation
@@ -120,7 +141,7 @@ func (s *Service) loadHistory(ctx context.Context) error {
 		s.model.Observe(o)
 		n++
 	}
-	s.log.Info("runtime models rebuilt from history", "observations", n)
+	s.log.Info("runtime models restored", "snapshot", !since.IsZero(), "observations_replayed", n)
 	return rows.Err()
 }
 
@@ -215,8 +236,20 @@ func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, env events.Envelop
 		return err
 	}
 	s.mu.Lock()
-	delete(s.runs, done.WorkflowID)
+	if lr, ok := s.runs[done.WorkflowID]; ok {
+		lr.run.Finish() // how far this run sat from history widens the family's future bands
+		delete(s.runs, done.WorkflowID)
+	}
+	snapshot, err := json.Marshal(s.model)
 	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("snapshot model: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO predictor_state (name, state, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at`,
+		modelStateName, snapshot, s.rt.Clock.Now()); err != nil {
+		return fmt.Errorf("save model snapshot: %w", err)
+	}
 	var raw []byte
 	err = tx.QueryRow(ctx, `SELECT forecast FROM forecasts WHERE workflow_id = $1`, done.WorkflowID).Scan(&raw)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -266,7 +299,9 @@ func loadPolicy(ctx context.Context, tx pgx.Tx, forUpdate bool) (*policy.LinUCB,
 		return nil, fmt.Errorf("load policy: %w", err)
 	}
 	if err := json.Unmarshal(raw, pol); err != nil {
-		return nil, bus.Permanent(fmt.Errorf("restore policy: %w", err))
+		// State in a format this version cannot read (an upgrade changed the policy's
+		// model): start learning afresh rather than stop predicting.
+		return policy.New(policy.DefaultActions(), policy.Dim, policy.DefaultConfig()), nil
 	}
 	return pol, nil
 }

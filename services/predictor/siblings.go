@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/foresight-run/foresight/pkg/bus"
 	"github.com/foresight-run/foresight/pkg/events"
 	"github.com/foresight-run/foresight/pkg/outbox"
 	"github.com/foresight-run/foresight/services/predictor/forecast"
@@ -24,6 +25,37 @@ type liveRun struct {
 	run    *model.Run
 	record forecastRecord
 	done   map[string]bool
+	// started holds the tasks already counted as dispatched.
+	started map[string]bool
+}
+
+// onDispatched tells the workflow's overlay a task started: the siblings that finish first
+// are the short ones, and the overlay corrects for that only if it knows how many started.
+func (s *Service) onDispatched(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
+	d, err := bus.Decode[events.TaskDispatched](env)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lr, err := s.liveRun(ctx, tx, d.WorkflowID)
+	if err != nil || lr == nil || lr.started[d.TaskID] {
+		return err
+	}
+	for _, t := range lr.record.Event.Graph.Tasks {
+		if t.ID == d.TaskID {
+			lr.started[t.ID] = true
+			lr.run.Started(s.query(lr.record.Event.Graph.Family, t))
+			break
+		}
+	}
+	return nil
+}
+
+// query describes a graph task to the model.
+func (s *Service) query(family string, t events.GraphTask) model.Query {
+	return model.Query{Signature: t.Signature, Family: family, Category: t.Category, InputBytes: t.InputBytes,
+		CPU: t.CPU, MemoryBytes: t.MemoryBytes, UserEstimateSeconds: t.EstimatedSeconds}
 }
 
 // sharpen feeds a finished task to its workflow's sibling overlay and re-predicts the
@@ -47,8 +79,7 @@ func (s *Service) sharpen(ctx context.Context, tx pgx.Tx, causeID string, d even
 		if lr.done[t.ID] || i >= len(preds) {
 			continue
 		}
-		p := lr.run.Predict(model.Query{Signature: t.Signature, Family: ev.Graph.Family, Category: t.Category, InputBytes: t.InputBytes,
-			CPU: t.CPU, MemoryBytes: t.MemoryBytes, UserEstimateSeconds: t.EstimatedSeconds})
+		p := lr.run.Predict(s.query(ev.Graph.Family, t))
 		old := preds[i]
 		if old.P50Seconds > 0 && math.Abs(p.P50-old.P50Seconds)/old.P50Seconds > reviseThreshold {
 			changed = true
@@ -99,7 +130,7 @@ func (s *Service) liveRun(ctx context.Context, tx pgx.Tx, workflowID string) (*l
 	if err != nil {
 		return nil, fmt.Errorf("load forecast: %w", err)
 	}
-	lr := &liveRun{run: s.model.NewRun(), done: map[string]bool{}}
+	lr := &liveRun{run: s.model.NewRun(), done: map[string]bool{}, started: map[string]bool{}}
 	if err := json.Unmarshal(raw, &lr.record); err != nil {
 		return nil, fmt.Errorf("decode forecast: %w", err)
 	}

@@ -71,3 +71,28 @@ func predictionOf(t *testing.T, pool interface {
 	require.NoError(t, json.Unmarshal(raw, &p))
 	return p
 }
+
+// TestModelSurvivesRestart: what the runtime models learned is restored by a new
+// predictor process from the snapshot and the observations after it.
+func TestModelSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	_, pool := testenv.Database(t)
+	ctx := context.Background()
+	clk := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	rt := &service.Runtime{Pool: pool, Clock: clk, Log: slog.New(slog.DiscardHandler)}
+	first := New(rt, Options{})
+	require.NoError(t, first.loadHistory(ctx))
+	for range 20 {
+		first.model.Observe(model.Observation{Signature: "f/x", Family: "f", Category: "x", CPU: 1, RuntimeSeconds: 42})
+	}
+	env, err := events.New("test", "00000000-0000-0000-0000-0000000000c1", clk.Now(),
+		events.WorkflowCompleted{WorkflowID: "00000000-0000-0000-0000-0000000000c1", Status: events.WorkflowSucceeded})
+	require.NoError(t, err)
+	require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return first.onCompleted(ctx, tx, env) }))
+
+	second := New(rt, Options{})
+	require.NoError(t, second.loadHistory(ctx))
+	q := model.Query{Signature: "f/x", Family: "f", Category: "x", CPU: 1}
+	require.Equal(t, first.model.Predict(q), second.model.Predict(q))
+	require.InDelta(t, 42, second.model.Predict(q).P50, 1)
+}
