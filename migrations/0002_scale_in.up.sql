@@ -28,3 +28,11 @@ ALTER TABLE allocations ADD COLUMN revision int NOT NULL DEFAULT 0;
 -- predictor: learned state is opaque to SQL and may hold \u0000 (model keys), which jsonb
 -- refuses; keep it as bytes.
 ALTER TABLE predictor_state ALTER COLUMN state TYPE bytea USING convert_to(state::text, 'UTF8');
+
+-- monitor: when each stalled workflow's events were last re-emitted.
+CREATE TABLE reconciliations (
+    workflow_id uuid        PRIMARY KEY,
+    at          timestamptz NOT NULL,
+    count       int         NOT NULL DEFAULT 1
+);
+CREATE INDEX outbox_by_subject ON outbox (subject);

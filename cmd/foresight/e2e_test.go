@@ -15,11 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/foresight-run/foresight/pkg/events"
+	"github.com/foresight-run/foresight/pkg/outbox"
 	"github.com/foresight-run/foresight/pkg/service"
 	"github.com/foresight-run/foresight/pkg/testenv"
 )
@@ -300,4 +302,35 @@ func TestEventStream(t *testing.T) {
 	require.Contains(t, types, string(events.TypeWorkflowCompleted), "the stream ends once the workflow finished: %v", types)
 	require.Contains(t, types, string(events.TypeGraphBuilt))
 	require.Contains(t, types, string(events.TypePlanReady))
+}
+
+// TestLostEventIsReEmitted models JetStream acknowledging an event and then losing it
+// (Jepsen, NATS 2.12.1): the submission's outbox row is marked published but the event
+// never reaches the stream. The reconciler finds the stalled workflow and re-emits its
+// events, and the workflow completes.
+func TestLostEventIsReEmitted(t *testing.T) {
+	t.Parallel()
+	s := setup(t, "FORESIGHT_STALL_AFTER", "1s")
+	ctx := context.Background()
+	id := "00000000-0000-0000-0000-00000000d0d0"
+	tasks := []events.Task{{ID: "only", Command: []string{"true"}, CPU: 0.5, MemoryBytes: 16 << 20}}
+	spec, _ := json.Marshal(tasks)
+	now := time.Now()
+	require.NoError(t, pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO workflows (id, name, family, status, spec, submitted_at) VALUES ($1, 'lost', 'lost', 'submitted', $2, $3)`,
+			id, spec, now); err != nil {
+			return err
+		}
+		ev := events.WorkflowSubmitted{WorkflowID: id, Name: "lost", Family: "lost", Tasks: tasks, SubmittedAt: now}
+		if err := outbox.Emit(ctx, tx, "5b0e1c7a-0000-4000-8000-00000000d0d0", "test", id, now, ev); err != nil {
+			return err
+		}
+		// Acknowledged, then lost: the relay believes it published the event.
+		_, err := tx.Exec(ctx, `UPDATE outbox SET published_at = now()`)
+		return err
+	}))
+	require.Equal(t, "succeeded", waitStatus(t, s.api, id, 60*time.Second)["status"])
+	var count int
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count FROM reconciliations WHERE workflow_id = $1`, id).Scan(&count))
+	require.GreaterOrEqual(t, count, 1)
 }

@@ -37,6 +37,9 @@ type Config struct {
 	LocalCores float64
 	// WorkDir (FORESIGHT_WORK_DIR, default .foresight/work) is where local tasks run.
 	WorkDir string
+	// StallAfter (FORESIGHT_STALL_AFTER, default 5m) is how long a workflow may go without
+	// an event, with no task running, before its events are re-emitted.
+	StallAfter time.Duration
 	// ReplayScale (FORESIGHT_REPLAY_SCALE, default 1) multiplies the runtime of replayed
 	// trace tasks (0.01 replays a 100 s task in 1 s).
 	ReplayScale float64
@@ -75,6 +78,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	parseDur("FORESIGHT_ACK_WAIT", 30*time.Second, &c.AckWait)
 	parseDur("FORESIGHT_SHUTDOWN_TIMEOUT", 20*time.Second, &c.ShutdownTimeout)
+	parseDur("FORESIGHT_STALL_AFTER", 5*time.Minute, &c.StallAfter)
 	c.StreamReplicas = 1
 	if v := getenv("FORESIGHT_STREAM_REPLICAS"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -25,8 +25,9 @@ const Source = "foresight/monitor"
 
 // Service is the monitor.
 type Service struct {
-	rt  *service.Runtime
-	log *slog.Logger
+	rt         *service.Runtime
+	log        *slog.Logger
+	reconciler *Reconciler // nil: none
 }
 
 // New returns the monitor on rt.
@@ -34,13 +35,23 @@ func New(rt *service.Runtime) *Service {
 	return &Service{rt: rt, log: rt.Log.With("component", "monitor")}
 }
 
-// Start subscribes to task-observed.
+// Start subscribes to task-observed and starts the reconciler.
 func (s *Service) Start(ctx context.Context) error {
-	return s.rt.SubscribeTx(ctx, "monitor-task-observed", events.TypeTaskObserved, 4, s.onTaskObserved)
+	if err := s.rt.SubscribeTx(ctx, "monitor-task-observed", events.TypeTaskObserved, 4, s.onTaskObserved); err != nil {
+		return err
+	}
+	if s.reconciler != nil {
+		return s.reconciler.Start(ctx)
+	}
+	return nil
 }
 
-// Stop is a no-op: the runtime's consumer owns the subscription.
-func (s *Service) Stop() {}
+// Stop stops the reconciler; the runtime's consumer owns the subscription. Idempotent.
+func (s *Service) Stop() {
+	if s.reconciler != nil {
+		s.reconciler.Stop()
+	}
+}
 
 func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
 	o, err := bus.Decode[events.TaskObserved](env)
@@ -162,5 +173,10 @@ func (s *Service) checkCompletion(ctx context.Context, tx pgx.Tx, workflowID str
 	return true, outbox.Emit(ctx, tx, events.DerivedID(workflowID, "completed"), Source, workflowID, done.CompletedAt, done)
 }
 
-// Build is the service's factory for service.Main and the all-in-one binary.
-func Build(ctx context.Context, rt *service.Runtime) (service.Component, error) { return New(rt), nil }
+// Build is the service's factory for service.Main and the all-in-one binary: the monitor
+// and its stalled-workflow reconciler.
+func Build(ctx context.Context, rt *service.Runtime) (service.Component, error) {
+	s := New(rt)
+	s.reconciler = NewReconciler(s, rt.Config.StallAfter)
+	return s, nil
+}
