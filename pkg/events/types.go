@@ -366,7 +366,7 @@ const (
 	WorkflowFailed    = "failed"
 )
 
-// WorkflowCompleted closes a workflow, with the reward the policy learns from.
+// WorkflowCompleted closes a workflow, with the facts the policy's reward is made of.
 type WorkflowCompleted struct {
 	WorkflowID      string    `json:"workflow_id"`
 	Status          string    `json:"status"`
@@ -374,6 +374,10 @@ type WorkflowCompleted struct {
 	FailedTasks     int       `json:"failed_tasks"`
 	MakespanSeconds float64   `json:"makespan_seconds"`
 	CompletedAt     time.Time `json:"completed_at"`
+	// OOMKills counts attempts killed for memory; DeadlineMissed says the workflow finished
+	// after the deadline its objective set. Both weigh on the policy's reward.
+	OOMKills       int  `json:"oom_kills,omitempty"`
+	DeadlineMissed bool `json:"deadline_missed,omitempty"`
 }
 
 // EventType implementations bind each payload to its type string.

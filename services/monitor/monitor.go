@@ -156,9 +156,14 @@ func (s *Service) checkCompletion(ctx context.Context, tx pgx.Tx, workflowID str
 		return false, nil
 	}
 	var makespan float64
+	var ooms int
+	var deadline *float64
 	if err := tx.QueryRow(ctx,
-		`SELECT coalesce(extract(epoch FROM max(finished_at) - min(started_at)), 0) FROM task_observations WHERE workflow_id = $1`,
-		workflowID).Scan(&makespan); err != nil {
+		`SELECT coalesce(extract(epoch FROM max(o.finished_at) - min(o.started_at)), 0),
+		        count(*) FILTER (WHERE o.status = 'oom_killed'),
+		        (SELECT (graph->'objective'->>'deadline_seconds')::float8 FROM graphs WHERE workflow_id = $1)
+		 FROM task_observations o WHERE o.workflow_id = $1`,
+		workflowID).Scan(&makespan, &ooms, &deadline); err != nil {
 		return false, err
 	}
 	status := events.WorkflowSucceeded
@@ -166,7 +171,8 @@ func (s *Service) checkCompletion(ctx context.Context, tx pgx.Tx, workflowID str
 		status = events.WorkflowFailed
 	}
 	done := events.WorkflowCompleted{WorkflowID: workflowID, Status: status, Tasks: len(tasks),
-		FailedTasks: r.Failed + r.Blocked, MakespanSeconds: makespan, CompletedAt: s.rt.Clock.Now()}
+		FailedTasks: r.Failed + r.Blocked, MakespanSeconds: makespan, CompletedAt: s.rt.Clock.Now(),
+		OOMKills: ooms, DeadlineMissed: deadline != nil && makespan > *deadline}
 	s.log.Info("workflow completed", "workflow_id", workflowID, "status", status, "makespan_s", makespan)
 	// One id per workflow: a second completion check emits the same event, dropped by the
 	// outbox's unique id.

@@ -266,11 +266,9 @@ func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, env events.Envelop
 	if err != nil {
 		return err
 	}
-	planned := rec.Event.PredictedMakespanSeconds
-	// The local provider bills nothing, so the reward here is makespan against the plan.
-	r := policy.Reward(0, done.MakespanSeconds, 0, planned, 1, 0, false)
-	if done.Status != events.WorkflowSucceeded {
-		r = -1
+	r, err := s.reward(ctx, tx, done, rec.Event)
+	if err != nil {
+		return err
 	}
 	pol.Update(rec.Features, rec.Action, r)
 	state, err := json.Marshal(pol)
@@ -280,6 +278,64 @@ func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, env events.Envelop
 	_, err = tx.Exec(ctx, `INSERT INTO predictor_state (name, state) VALUES ($1, $2)
 		ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`, policyStateName, state)
 	return err
+}
+
+// reward scores a finished workflow for the policy: makespan and money as billed against
+// what the first plan predicted, weighted by the user's objective, with penalties for OOM
+// kills and a missed deadline (policy.Reward); a failed workflow scores the minimum.
+func (s *Service) reward(ctx context.Context, tx pgx.Tx, done events.WorkflowCompleted, dp events.DemandPredicted) (float64, error) {
+	if done.Status != events.WorkflowSucceeded {
+		return -1, nil
+	}
+	plannedMakespan, plannedCost := dp.PredictedMakespanSeconds, 0.0
+	var raw []byte
+	err := tx.QueryRow(ctx, `SELECT plan FROM plans WHERE workflow_id = $1 AND version = 1`, done.WorkflowID).Scan(&raw)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("load plan: %w", err)
+	}
+	var plan events.PlanReady
+	if json.Unmarshal(raw, &plan) == nil && plan.PredictedMakespanSeconds > 0 {
+		plannedMakespan, plannedCost = plan.PredictedMakespanSeconds, plan.PredictedCostUSD
+	}
+	cost, err := billedCost(ctx, tx, done)
+	if err != nil {
+		return 0, err
+	}
+	// How much makespan weighs against money: the objective the user chose.
+	weight := 0.5
+	switch dp.Graph.Objective.Mode {
+	case "fastest":
+		weight = 0.9
+	case "cheapest":
+		weight = 0.1
+	}
+	return policy.Reward(cost, done.MakespanSeconds, plannedCost, plannedMakespan, weight, done.OOMKills, done.DeadlineMissed), nil
+}
+
+// billedCost is what the workflow's VMs cost as the catalog bills (per second from ready,
+// with the minimum charge per start); VMs of types the catalog does not price (local host
+// slices) cost nothing.
+func billedCost(ctx context.Context, tx pgx.Tx, done events.WorkflowCompleted) (float64, error) {
+	cat := catalog.Default()
+	rows, err := tx.Query(ctx,
+		`SELECT instance_type, extract(epoch FROM coalesce(released_at, $2) - ready_at) FROM vms
+		 WHERE workflow_id = $1 AND ready_at IS NOT NULL`, done.WorkflowID, done.CompletedAt)
+	if err != nil {
+		return 0, fmt.Errorf("load vms: %w", err)
+	}
+	defer rows.Close()
+	var total float64
+	for rows.Next() {
+		var typ string
+		var secs float64
+		if err := rows.Scan(&typ, &secs); err != nil {
+			return 0, err
+		}
+		if it, ok := cat.Type(typ); ok {
+			total += cat.BilledCost(it, max(secs, 0))
+		}
+	}
+	return total, rows.Err()
 }
 
 // loadPolicy reads the persisted policy (locking it when it will be written) or returns a

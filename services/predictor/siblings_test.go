@@ -96,3 +96,32 @@ func TestModelSurvivesRestart(t *testing.T) {
 	require.Equal(t, first.model.Predict(q), second.model.Predict(q))
 	require.InDelta(t, 42, second.model.Predict(q).P50, 1)
 }
+
+// TestCompletionRewardsThePersistedPolicy: the action chosen at graph-built is rewarded
+// when the workflow completes, and the updated policy is what the next load sees.
+func TestCompletionRewardsThePersistedPolicy(t *testing.T) {
+	t.Parallel()
+	_, pool := testenv.Database(t)
+	ctx := context.Background()
+	clk := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	rt := &service.Runtime{Pool: pool, Clock: clk, Log: slog.New(slog.DiscardHandler)}
+	s := New(rt, Options{CapacityCores: 8})
+	wf := "00000000-0000-0000-0000-0000000000e1"
+	run := func(fn func(context.Context, pgx.Tx, events.Envelope) error, p events.Payload) {
+		env, err := events.New("test", wf, clk.Now(), p)
+		require.NoError(t, err)
+		require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return fn(ctx, tx, env) }))
+	}
+	run(s.onGraphBuilt, events.GraphBuilt{WorkflowID: wf, Family: "f", Tasks: []events.GraphTask{{Task: events.Task{ID: "a", CPU: 1}, EstimateSeconds: 5}}})
+	run(s.onCompleted, events.WorkflowCompleted{WorkflowID: wf, Status: events.WorkflowSucceeded, MakespanSeconds: 20, OOMKills: 1})
+
+	var pulls int
+	require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		pol, err := loadPolicy(ctx, tx, false)
+		if err == nil {
+			pulls = pol.Pulls()
+		}
+		return err
+	}))
+	require.Equal(t, 1, pulls, "the reward was applied and persisted")
+}
