@@ -8,6 +8,7 @@ import (
 
 	"github.com/foresight-run/foresight/pkg/catalog"
 	"github.com/foresight-run/foresight/pkg/events"
+	"github.com/foresight-run/foresight/services/poolmanager/pool"
 	"github.com/foresight-run/foresight/services/predictor/model"
 	"github.com/foresight-run/foresight/services/predictor/policy"
 )
@@ -58,6 +59,13 @@ type Options struct {
 	// NoWarmPool starts foresight and oracle with no warm pool (reactive-warm keeps its own);
 	// by default the pool manager keeps one sized from the workflow's forecast first wave.
 	NoWarmPool bool
+
+	// ScaleIn makes foresight and oracle release VMs by production's look-ahead scale-in
+	// (the allocator's idle announcement and pool.ScaleIn) instead of as soon as their plan
+	// has nothing left for a VM. Off by default: on the development traces it costs more
+	// (see doc.go), because production never scales in a VM that dispatch gave no task, nor
+	// looks again at one it kept hot for a need that went elsewhere.
+	ScaleIn bool
 
 	// planMaker replaces the planner in tests.
 	planMaker planMaker
@@ -255,9 +263,11 @@ type execution struct {
 	makespanLB     float64
 	hotAtStart     bool
 	replans        int
-	planSimOf      []int
-	sim            *sim
-	plan           *execPlan
+	// scaleIns counts the pool manager's scale-in decisions (foresight and oracle).
+	scaleIns  map[pool.Action]int
+	planSimOf []int
+	sim       *sim
+	plan      *execPlan
 }
 
 func finishExecution(s *sim) *execution {
@@ -323,10 +333,17 @@ func executePlanned(tr *Trace, mk planMaker, dur []float64, a policy.Action, opt
 			}
 		}
 	}
-	e, err := newPlanExecutor(p, len(tr.Tasks))
+	// The allocator writes each task's upward rank as its dispatch priority once, from the
+	// durations the workflow was first planned with.
+	an, err := analyze(tr, dur)
 	if err != nil {
 		return nil, err
 	}
+	e, err := newPlanExecutor(p, tr, an.UpwardRank)
+	if err != nil {
+		return nil, err
+	}
+	e.scaleIn = opts.ScaleIn
 	if lv != nil && !opts.NoReplan {
 		e.adapt = &adaptation{observe: lv.observe, replan: func(s *sim) (*execPlan, error) {
 			return mk(s, a, opts.Objective, lv.durNow)
@@ -338,6 +355,7 @@ func executePlanned(tr *Trace, mk planMaker, dur []float64, a policy.Action, opt
 	ex := finishExecution(s)
 	ex.plan = p
 	ex.replans = e.replans
+	ex.scaleIns = e.scaleIns
 	ex.planSimOf = e.firstSimOf
 	if ex.planSimOf == nil {
 		ex.planSimOf = e.simOf

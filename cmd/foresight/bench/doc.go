@@ -27,17 +27,33 @@
 //     warm pool sized from that forecast: one stopped VM per VM the plan would launch cold
 //     in its first wave; the plan is then made again with that pool (members are charged
 //     storage like reactive-warm's). The simulator executes the plan against the true
-//     runtimes: every task goes to the VM the plan gave it; among a VM's runnable tasks the
-//     earliest planned starts first and later ones backfill when they fit; a VM is
-//     requested at its planned time, or earlier when one of its tasks is already runnable;
-//     a VM is released (or its launch cancelled) as soon as the plan has nothing left for
-//     it. Finished tasks feed the model's run overlay (siblings), and drift — a task
-//     finishing, or still running, more than max(30 s, 50% of its planned duration) past
+//     runtimes the way the allocator dispatches it. A plan VM is requested at its planned time, or earlier
+//     when one of its tasks is runnable and still waiting. At every event time the ready
+//     tasks are dispatched by the allocator's own core, dispatch.Decide: in priority order
+//     (upward rank on the durations of the first plan, written once as the allocator writes
+//     it), each on its planned VM when that VM is ready and has room, else best fit on any
+//     ready VM with room — so a task never waits for its planned VM while another has room,
+//     and a later-planned task can take room an earlier one was planned to use only if it
+//     is ready first or ranks higher. A VM is released (or its launch cancelled) once it is
+//     idle and the plan has nothing left for it. Options.ScaleIn replaces that rule with
+//     production's look-ahead scale-in: when a VM's last task finishes and dispatch gives
+//     it nothing, the allocator's look-ahead (seconds until the earliest planned start of
+//     the unstarted tasks planned on its key, +Inf when none) goes to pool.ScaleIn, which
+//     keeps it hot, stops it to warm standby (started again one warm P90 ahead of the need,
+//     same key, storage billed while stopped) or terminates it (relaunched cold one cold
+//     P90 ahead of a remaining need, under a fresh key); the workflow's completion releases
+//     the rest. It is off by default because on the development traces it costs more than
+//     it saves in makespan: production announces a VM idle only when a task on it
+//     finishes, so a VM whose planned tasks all went elsewhere, or one kept hot for a need
+//     that then went elsewhere, runs until the workflow ends. Finished tasks feed the
+//     model's run overlay (siblings), and drift — a task finishing, or still running,
+//     more than max(30 s, 50% of its planned duration) past
 //     or before its planned finish, or runnable that much before its planned start —
 //     re-plans the unstarted tasks through planner.Make with everything started fixed
 //     where it runs, the workflow's VMs offered as hot pool VMs and the unclaimed
 //     warm-pool members as warm ones, at dispatch-time predictions (at most 12 re-plans,
-//     15 s apart). After the run the policy is rewarded against the lower bounds.
+//     15 s apart); dispatch priorities stay those of the first plan. After the run the
+//     policy is rewarded against the lower bounds.
 //   - oracle: the same planner, pool sizing and re-planning, given the true runtimes.
 //   - reactive-cold: Karpenter / cluster-autoscaler. Runnable tasks are placed first-fit in
 //     FIFO order, oldest VM first (bin-packing, kinder to the baseline than kube-scheduler's

@@ -7,6 +7,7 @@ import (
 
 	"github.com/foresight-run/foresight/pkg/catalog"
 	"github.com/foresight-run/foresight/pkg/events"
+	"github.com/foresight-run/foresight/services/poolmanager/pool"
 )
 
 // deterministicCatalog is the default catalog with every latency fixed at its mean, so a
@@ -53,32 +54,154 @@ func TestPlanExecutorFollowsAssignments(t *testing.T) {
 		plan         *execPlan
 		wantMakespan float64
 		wantVMs      int
+		wantVMOf     []int
 	}{
 		{
 			name: "one VM runs everything in order",
 			plan: &execPlan{vms: []planVM{{typ: typ, tier: events.TierCold, resumes: -1}},
 				vmOf: []int{0, 0, 0}, start: []float64{60, 70, 100}, finish: []float64{70, 100, 105}},
-			wantMakespan: typ.Cold.MeanSeconds + 45, wantVMs: 1,
+			wantMakespan: typ.Cold.MeanSeconds + 45, wantVMs: 1, wantVMOf: []int{0, 0, 0},
 		},
 		{
-			name: "a second VM requested late is requested when its task is runnable",
+			// c is runnable once a finishes; its VM, requested then, is still booting when b
+			// frees the first VM, so dispatch runs c there as production's would.
+			name: "a task whose planned VM is not ready runs on a ready VM with room",
 			plan: &execPlan{vms: []planVM{{typ: typ, tier: events.TierCold, resumes: -1}, {typ: typ, tier: events.TierCold, requestAt: 500, resumes: -1}},
 				vmOf: []int{0, 0, 1}, start: []float64{60, 70, 600}, finish: []float64{70, 100, 605}},
-			wantMakespan: typ.Cold.MeanSeconds + 10 + max(30, typ.Cold.MeanSeconds+5), wantVMs: 2,
+			wantMakespan: typ.Cold.MeanSeconds + 45, wantVMs: 2, wantVMOf: []int{0, 0, 0},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e, err := newPlanExecutor(tc.plan, len(tr.Tasks))
+			e, err := newPlanExecutor(tc.plan, tr, nil)
 			require.NoError(t, err)
 			s := newSim(tr, cat, 1)
 			require.NoError(t, s.run(e))
 			require.InDelta(t, tc.wantMakespan, s.makespan(), 1e-6)
 			require.Len(t, s.vms, tc.wantVMs)
-			for i := range tr.Tasks {
-				require.Equal(t, tc.plan.vmOf[i], s.vmOf[i], "task %d on its planned VM", i)
+			require.Equal(t, tc.wantVMOf, s.vmOf)
+			checkExecution(t, tc.name, s)
+		})
+	}
+}
+
+// TestDispatchFallsBackWhenPlannedVMIsFull mirrors the allocator: ready tasks go in
+// upward-rank order to their planned VM when it has room, else best fit on any ready VM.
+func TestDispatchFallsBackWhenPlannedVMIsFull(t *testing.T) {
+	t.Parallel()
+	cat := deterministicCatalog()
+	typ, ok := cat.Type("c7i.large") // 2 cores
+	require.True(t, ok)
+	tr := &Trace{Name: "full", Family: "hand", Tasks: []Task{
+		{ID: "big", CPU: 2, Runtime: 100},
+		{ID: "small", CPU: 1, Runtime: 10},
+		{ID: "other", CPU: 1, Runtime: 50},
+	}, Order: []int{0, 1, 2}}
+	lat := typ.Cold.MeanSeconds
+	// The plan runs small on VM 0 after big; VM 1 holds other with a core to spare.
+	plan := &execPlan{vms: []planVM{{typ: typ, tier: events.TierCold, resumes: -1}, {typ: typ, tier: events.TierCold, resumes: -1}},
+		vmOf: []int{0, 0, 1}, start: []float64{lat, lat + 100, lat}, finish: []float64{lat + 100, lat + 110, lat + 50}}
+	tests := []struct {
+		name      string
+		priority  []float64
+		wantVMOf  []int
+		wantStart []float64
+	}{
+		{name: "planned VM full: best fit elsewhere", priority: []float64{100, 10, 50},
+			wantVMOf: []int{0, 1, 1}, wantStart: []float64{lat, lat, lat}},
+		// small goes first and takes a core of VM 0, so big waits for it there.
+		{name: "priority decides who goes first", priority: []float64{10, 100, 50},
+			wantVMOf: []int{0, 0, 1}, wantStart: []float64{lat + 10, lat, lat}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e, err := newPlanExecutor(plan, tr, tc.priority)
+			require.NoError(t, err)
+			s := newSim(tr, cat, 1)
+			require.NoError(t, s.run(e))
+			require.Equal(t, tc.wantVMOf, s.vmOf)
+			require.InDeltaSlice(t, tc.wantStart, s.start, 1e-9)
+			checkExecution(t, tc.name, s)
+		})
+	}
+}
+
+// TestIdleVMScalesInByLookingAhead follows production's scale-in: when a VM's last task
+// finishes, the gap until the plan next needs it goes to pool.ScaleIn, which keeps it hot,
+// stops it (started again, same key, one warm P90 ahead) or terminates it (relaunched cold,
+// fresh key, one cold P90 ahead).
+func TestIdleVMScalesInByLookingAhead(t *testing.T) {
+	t.Parallel()
+	cat := deterministicCatalog()
+	for i := range cat.Types {
+		// Slow launches open a band of gaps where a warm restart is the cheapest.
+		cat.Types[i].Cold.MeanSeconds, cat.Types[i].Cold.P90Seconds = 300, 300
+	}
+	typ, ok := cat.Type("c7i.large")
+	require.True(t, ok)
+	lat := typ.Cold.MeanSeconds
+	tests := []struct {
+		name       string
+		gap        float64
+		wantAction pool.Action
+		wantVMs    int
+	}{
+		{name: "need sooner than a warm start: keep hot", gap: 20, wantAction: pool.ActionKeepHot, wantVMs: 2},
+		{name: "need sooner than a launch: stop to warm", gap: 150, wantAction: pool.ActionStop, wantVMs: 3},
+		{name: "need far ahead: terminate and relaunch", gap: 3000, wantAction: pool.ActionTerminate, wantVMs: 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// a (100 s) and c run on VM 0; c waits for b on VM 1, gap seconds after a ends.
+			tr := &Trace{Name: "gap", Family: "hand", Tasks: []Task{
+				{ID: "a", CPU: 2, Runtime: 100},
+				{ID: "b", CPU: 2, Runtime: 100 + tc.gap, Children: []int{2}},
+				{ID: "c", CPU: 2, Runtime: 10, Parents: []int{1}},
+			}, Order: []int{0, 1, 2}}
+			need := lat + 100 + tc.gap
+			plan := &execPlan{vms: []planVM{{typ: typ, tier: events.TierCold, resumes: -1}, {typ: typ, tier: events.TierCold, resumes: -1}},
+				vmOf: []int{0, 1, 0}, start: []float64{lat, lat, need}, finish: []float64{lat + 100, need, need + 10}}
+			e, err := newPlanExecutor(plan, tr, []float64{100, 100 + tc.gap + 10, 10})
+			require.NoError(t, err)
+			e.scaleIn = true
+			s := newSim(tr, cat, 1)
+			require.NoError(t, s.run(e))
+			checkExecution(t, tc.name, s)
+			require.Equal(t, 1, e.scaleIns[tc.wantAction], "VM 0 idles once between a and c")
+			require.Len(t, s.vms, tc.wantVMs)
+			first := s.vms[0]
+			wantCost := 0.0
+			switch tc.wantAction {
+			case pool.ActionKeepHot:
+				require.Equal(t, 0, s.vmOf[2], "c runs on the VM kept for it")
+				require.InDelta(t, need+10, first.releaseAt, 1e-9)
+				wantCost = cat.BilledCost(typ, need+10-lat) + cat.BilledCost(typ, need-lat)
+			case pool.ActionStop:
+				back := s.vms[2]
+				require.InDelta(t, lat+100, first.releaseAt, 1e-9, "stopped when a finished")
+				require.Equal(t, first.key, back.key, "a started VM keeps its key")
+				require.InDelta(t, need-typ.Warm.P90Seconds, back.requestAt, 1e-9)
+				require.Equal(t, 2, s.vmOf[2], "c runs on its planned machine, started again")
+				require.InDelta(t, need, s.start[2], 1e-9)
+				wantCost = cat.BilledCost(typ, 100) + cat.BilledCost(typ, 10) + cat.BilledCost(typ, need-lat) +
+					(back.requestAt-first.releaseAt)*typ.WarmCostPerSecond
+			case pool.ActionTerminate:
+				relaunch := s.vms[2]
+				require.InDelta(t, lat+100, first.releaseAt, 1e-9, "terminated when a finished")
+				require.NotEqual(t, first.key, relaunch.key, "a relaunch is a new machine")
+				require.Equal(t, events.TierCold, relaunch.tier)
+				require.InDelta(t, need-typ.Cold.P90Seconds, relaunch.requestAt, 1e-9)
+				require.InDelta(t, need, s.start[2], 1e-9)
+				// Its planned key is gone, so dispatch places c best fit: on b's VM, freed
+				// at the same instant (lowest id among equal fits). The relaunch idles
+				// until the workflow ends, as it does in production.
+				require.Equal(t, 1, s.vmOf[2])
+				wantCost = cat.BilledCost(typ, 100) + cat.BilledCost(typ, need+10-lat) + cat.BilledCost(typ, 10)
 			}
+			require.InDelta(t, wantCost, s.cost(), 1e-12)
 		})
 	}
 }

@@ -76,6 +76,8 @@ func TestEveryPolicyExecutesCorrectly(t *testing.T) {
 			{name: "underestimated 10x", dur: func(i int) float64 { return tr.Tasks[i].Runtime / 10 }, opts: Options{Catalog: cat}},
 			{name: "overestimated 10x, no warm pool", dur: func(i int) float64 { return tr.Tasks[i].Runtime * 10 }, opts: Options{Catalog: cat, NoWarmPool: true}},
 			{name: "underestimated, no re-plan", dur: func(i int) float64 { return tr.Tasks[i].Runtime / 10 }, opts: Options{Catalog: cat, NoReplan: true}},
+			{name: "oracle, production scale-in", dur: func(i int) float64 { return tr.Tasks[i].Runtime }, opts: Options{Catalog: cat, ScaleIn: true}},
+			{name: "overestimated 3x, production scale-in", dur: func(i int) float64 { return tr.Tasks[i].Runtime * 3 }, opts: Options{Catalog: cat, ScaleIn: true}},
 		}
 		for _, tc := range tests {
 			dur := make([]float64, len(tr.Tasks))

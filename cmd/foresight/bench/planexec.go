@@ -2,10 +2,13 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/foresight-run/foresight/pkg/catalog"
 	"github.com/foresight-run/foresight/pkg/events"
+	"github.com/foresight-run/foresight/services/allocator/dispatch"
+	"github.com/foresight-run/foresight/services/poolmanager/pool"
 )
 
 // planVM is one running interval of a machine in a plan.
@@ -52,16 +55,27 @@ type adaptation struct {
 	replan func(s *sim) (*execPlan, error)
 }
 
-// planExecutor follows a plan against the true runtimes. Each plan VM is requested from its
-// planned tier at its planned time, or as soon as one of its tasks is runnable if that
-// comes first (the dispatcher does not let a task wait on a plan that was too
-// pessimistic); every task runs on its planned VM, the earliest planned first among those
-// runnable, later ones backfilling when they fit; a VM is released when all its tasks are
-// done. A machine the plan stops and resumes is simply kept running when its first
-// interval is still busy at the planned restart. With an adaptation, drift (see the
-// constants) re-plans the unstarted tasks through the planner, exactly as the allocator
-// does on replan-requested: started tasks stay where they run, VMs the workflow holds are
-// offered to the planner, and VMs the new plan does not use are released when idle.
+// planExecutor follows a plan against the true runtimes, as the allocator and the pool
+// manager do in production. Each plan VM is requested from its planned tier at its planned
+// time, or as soon as one of its tasks is runnable and still waiting if that comes first
+// (the dispatcher does not let a task wait on a plan that was too pessimistic). At every
+// instant the ready tasks are dispatched by the allocator's own core, dispatch.Decide:
+// in priority order (upward rank), each on its planned VM when that VM is ready and has
+// room, else best fit on any ready VM with room. A machine the plan stops and resumes is
+// simply kept running when its first interval is still busy at the planned restart.
+//
+// A VM is released (or its launch cancelled) as soon as it is idle and the plan has nothing
+// left for it. With scaleIn, releases follow production's look-ahead scale-in instead:
+// when a VM's last running task finishes and dispatch gives it nothing new, the time until
+// the plan next needs it (the earliest planned start of the unstarted tasks planned on its
+// key) goes to pool.ScaleIn, which keeps it hot, stops it to warm standby (started again
+// one warm P90 ahead of the need, same key) or terminates it (relaunched cold one cold P90
+// ahead of a remaining need, under a fresh key, as the pool manager derives one). Every VM
+// is released when the workflow finishes.
+//
+// With an adaptation, drift (see the constants) re-plans the unstarted tasks through the
+// planner, exactly as the allocator does on replan-requested: started tasks stay where
+// they run and VMs the workflow holds are offered to the planner.
 type planExecutor struct {
 	plan  *execPlan
 	adapt *adaptation
@@ -72,6 +86,21 @@ type planExecutor struct {
 	merged []bool
 	init   bool
 
+	// priority is each task's dispatch priority: its upward rank on the first plan's
+	// durations, written once as the allocator writes task_runs.priority.
+	priority []float64
+	// parentIDs and index translate between the trace and dispatch's task ids.
+	parentIDs [][]string
+	index     map[string]int
+	// tasks is dispatch's input, reused between instants.
+	tasks []dispatch.Task
+	// scaleIn selects production's look-ahead scale-in instead of plan-driven releases.
+	scaleIn bool
+	// due are the pool manager's scheduled starts of stopped VMs and relaunches.
+	due []dueStart
+	// scaleIns counts pool.ScaleIn's decisions by action.
+	scaleIns map[pool.Action]int
+
 	seen       []bool
 	lastReplan float64
 	replans    int
@@ -79,8 +108,39 @@ type planExecutor struct {
 	firstSimOf []int
 }
 
-func newPlanExecutor(p *execPlan, n int) (*planExecutor, error) {
-	e := &planExecutor{seen: make([]bool, n), lastReplan: -ReplanGapSeconds}
+// dueStart is a machine the pool manager brings back ahead of a need: a stopped VM started
+// again (warm, same key) or a terminated one relaunched (cold, fresh key).
+type dueStart struct {
+	at        float64
+	typ       catalog.InstanceType
+	tier      string
+	key       string
+	stoppedAt float64
+}
+
+// newPlanExecutor follows p on tr; priority is every task's dispatch priority (upward
+// rank), nil for none.
+func newPlanExecutor(p *execPlan, tr *Trace, priority []float64) (*planExecutor, error) {
+	n := len(tr.Tasks)
+	if priority == nil {
+		priority = make([]float64, n)
+	}
+	if len(priority) != n {
+		return nil, fmt.Errorf("%d priorities for %d tasks", len(priority), n)
+	}
+	e := &planExecutor{
+		seen: make([]bool, n), lastReplan: -ReplanGapSeconds, priority: priority,
+		parentIDs: make([][]string, n), index: make(map[string]int, n), scaleIns: map[pool.Action]int{},
+	}
+	for i, t := range tr.Tasks {
+		e.index[t.ID] = i
+		for _, q := range t.Parents {
+			e.parentIDs[i] = append(e.parentIDs[i], tr.Tasks[q].ID)
+		}
+	}
+	if len(e.index) != n {
+		return nil, fmt.Errorf("%s: task ids are not unique", tr.Name)
+	}
 	if err := e.load(p, n, nil); err != nil {
 		return nil, err
 	}
@@ -136,28 +196,207 @@ func (e *planExecutor) step(s *sim) error {
 			return err
 		}
 	}
+	if s.done == len(s.tr.Tasks) {
+		e.finish(s)
+		return nil
+	}
+	e.startDue(s)
+	if err := e.dispatch(s); err != nil {
+		return err
+	}
 	e.request(s)
-	for i := range e.plan.vms {
-		id := e.simOf[i]
-		if id < 0 {
-			continue
-		}
-		v := s.vms[id]
+	if e.scaleIn {
+		e.scaleInIdle(s)
+	} else {
+		e.releaseIdle(s)
+	}
+	return nil
+}
+
+// plannedKey is the dispatch key of the VM the plan gives task t: the key of the machine
+// serving its plan VM, "" while that VM is not requested (dispatch then places the task
+// best fit, as it does for a planned VM that is not provisioned yet).
+func (e *planExecutor) plannedKey(s *sim, t int) string {
+	pv := e.plan.vmOf[t]
+	if pv < 0 || pv >= len(e.simOf) || e.simOf[pv] < 0 {
+		return ""
+	}
+	return s.vms[e.simOf[pv]].key
+}
+
+// dispatch starts the ready tasks dispatch.Decide chooses, as the allocator does on every
+// vm-provisioned and task-observed. Decide is given the ready VMs, the running tasks (they
+// use up room), and the ready tasks with their (succeeded) parents: all its decision
+// depends on when no task fails. Ready tasks that fit in no VM's free room are left out,
+// and Decide is not called when none fits: such a task can neither start nor take room
+// from another, so the decision is the same, and the simulation stays fast.
+func (e *planExecutor) dispatch(s *sim) error {
+	type room struct {
+		cores float64
+		mem   int64
+	}
+	// The free rooms no other VM's room contains: a task fits some VM iff it fits one.
+	var frontier []room
+	var vms []dispatch.VM
+	byID := map[string]*simVM{}
+	for _, v := range s.vms {
 		if !v.ready || v.released() {
 			continue
 		}
-		for _, t := range e.queue[i] {
-			if s.runnable[t] && v.fits(&s.tr.Tasks[t]) {
-				s.place(t, v)
-				if e.adapt != nil {
-					pd := e.plan.finish[t] - e.plan.start[t]
-					s.wake(s.now + pd + driftThreshold(pd) + 1e-6)
-				}
+		id := vmKey(v)
+		byID[id] = v
+		vms = append(vms, dispatch.VM{ID: id, Key: v.key, Cores: v.typ.Cores, MemoryBytes: v.typ.MemoryBytes})
+		r := room{v.freeCores, v.freeMem}
+		if r.cores <= 1e-9 {
+			continue
+		}
+		dominated := false
+		kept := frontier[:0]
+		for _, f := range frontier {
+			if f.cores >= r.cores && f.mem >= r.mem {
+				dominated = true
+			}
+			if dominated || f.cores > r.cores || f.mem > r.mem {
+				kept = append(kept, f)
+			}
+		}
+		frontier = kept
+		if !dominated {
+			frontier = append(frontier, r)
+		}
+	}
+	if len(frontier) == 0 {
+		return nil
+	}
+	const slack = 1e-6 // looser than any fit test, so floating error never drops a task
+	e.tasks = e.tasks[:0]
+	for i := range s.tr.Tasks {
+		if !s.runnable[i] {
+			continue
+		}
+		t := &s.tr.Tasks[i]
+		fits := false
+		for _, f := range frontier {
+			if f.cores+slack >= t.CPU && f.mem >= t.Memory {
+				fits = true
+				break
+			}
+		}
+		if !fits {
+			continue
+		}
+		e.tasks = append(e.tasks, dispatch.Task{
+			ID: t.ID, State: dispatch.Pending, Parents: e.parentIDs[i], CPU: t.CPU, MemoryBytes: t.Memory,
+			Priority: e.priority[i], PlannedVM: e.plannedKey(s, i),
+		})
+	}
+	if len(e.tasks) == 0 {
+		return nil
+	}
+	parentIn := map[int]bool{}
+	for _, dt := range e.tasks {
+		for _, q := range s.tr.Tasks[e.index[dt.ID]].Parents {
+			parentIn[q] = true
+		}
+	}
+	for i := range s.tr.Tasks {
+		t := &s.tr.Tasks[i]
+		switch {
+		case s.isRunning(i):
+			e.tasks = append(e.tasks, dispatch.Task{ID: t.ID, State: dispatch.Dispatched, CPU: t.CPU, MemoryBytes: t.Memory, VM: vmKey(s.vms[s.vmOf[i]])})
+		case parentIn[i] && s.doneTask[i]:
+			e.tasks = append(e.tasks, dispatch.Task{ID: t.ID, State: dispatch.Succeeded})
+		}
+	}
+	d := dispatch.Decide(e.tasks, vms)
+	for _, a := range d.Start {
+		i, ok := e.index[a.Task]
+		v := byID[a.VM]
+		if !ok || v == nil || !s.runnable[i] || !v.fits(&s.tr.Tasks[i]) {
+			return fmt.Errorf("dispatch started %s on %s, which the simulator cannot run", a.Task, a.VM)
+		}
+		s.place(i, v)
+		if e.adapt != nil {
+			pd := e.plan.finish[i] - e.plan.start[i]
+			s.wake(s.now + pd + driftThreshold(pd) + 1e-6)
+		}
+	}
+	return nil
+}
+
+// nextNeed is the allocator's look-ahead for an idle VM: seconds until the earliest
+// planned start of an unstarted task planned on key, +Inf when there is none.
+func (e *planExecutor) nextNeed(s *sim, key string) float64 {
+	need := math.Inf(1)
+	for i := range s.tr.Tasks {
+		if !s.started[i] && e.plannedKey(s, i) == key {
+			need = min(need, max(e.plan.start[i]-s.now, 0))
+		}
+	}
+	return need
+}
+
+// scaleInIdle applies the pool manager's look-ahead scale-in (pool.ScaleIn) to every VM whose
+// last task finished now and that dispatch left idle.
+func (e *planExecutor) scaleInIdle(s *sim) {
+	for _, id := range s.freed {
+		v := s.vms[id]
+		if v.released() || !v.ready || v.running > 0 {
+			continue
+		}
+		need := e.nextNeed(s, v.key)
+		d := pool.ScaleIn(pool.IdleVM{ID: vmKey(v), InstanceType: v.typ.Name, SinceStartSeconds: s.now - v.readyAt},
+			need, v.typ, s.cat.MinimumBillSeconds)
+		e.scaleIns[d.Action]++
+		switch d.Action {
+		case pool.ActionStop:
+			s.release(v)
+			e.schedule(s, dueStart{at: s.now + need - v.typ.Warm.P90Seconds, typ: v.typ, tier: events.TierWarm, key: v.key, stoppedAt: s.now})
+		case pool.ActionTerminate:
+			s.release(v)
+			if !math.IsInf(need, 1) {
+				e.schedule(s, dueStart{at: s.now + need - v.typ.Cold.P90Seconds, typ: v.typ, tier: events.TierCold})
 			}
 		}
 	}
-	e.releaseIdle(s)
-	return nil
+}
+
+func (e *planExecutor) schedule(s *sim, d dueStart) {
+	d.at = max(d.at, s.now)
+	e.due = append(e.due, d)
+	s.wake(d.at)
+}
+
+// startDue starts the stopped VMs and relaunches whose time has come, as the pool
+// manager's launcher does.
+func (e *planExecutor) startDue(s *sim) {
+	kept := e.due[:0]
+	for _, d := range e.due {
+		if d.at > s.now {
+			kept = append(kept, d)
+			continue
+		}
+		v := s.request(d.typ, d.tier, s.now)
+		if d.tier == events.TierWarm {
+			v.key = d.key
+			v.standbyFrom = d.stoppedAt
+		}
+	}
+	e.due = kept
+}
+
+// finish ends the workflow as its completion does in production: every VM is released
+// and a stopped VM's storage is charged until now.
+func (e *planExecutor) finish(s *sim) {
+	for _, d := range e.due {
+		if d.tier == events.TierWarm {
+			s.standbyCost += (s.now - d.stoppedAt) * d.typ.WarmCostPerSecond
+		}
+	}
+	e.due = nil
+	for _, v := range s.vms {
+		s.release(v)
+	}
 }
 
 func (e *planExecutor) wakeRequests(s *sim) {

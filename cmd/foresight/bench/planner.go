@@ -18,7 +18,7 @@ type planMaker func(s *sim, a policy.Action, mode string, dur func(task int) flo
 var defaultPlanMaker planMaker = planWithPlanner
 
 // vmKey names a simulator VM to the planner; warmKey a member of the warm pool.
-func vmKey(v *simVM) string { return "sim-" + strconv.Itoa(v.id) }
+func vmKey(v *simVM) string { return v.name }
 func warmKey(k int) string  { return "warm-" + strconv.Itoa(k) }
 
 // planWithPlanner calls planner.Make as the allocator does: on demand-predicted (s.now = 0,

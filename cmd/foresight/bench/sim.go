@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 
 	"github.com/foresight-run/foresight/pkg/catalog"
 	"github.com/foresight-run/foresight/pkg/events"
@@ -57,7 +58,12 @@ func (h *eventHeap) Pop() any {
 
 // simVM is one running interval of a machine: from its request to its release.
 type simVM struct {
-	id        int
+	id int
+	// name is the interval's id for the planner and dispatch (vmKey), made once.
+	name string
+	// key names the machine to dispatch, as a plan's VM key does in production: a VM
+	// stopped and started again keeps it; a relaunch gets a fresh one.
+	key       string
 	typ       catalog.InstanceType
 	tier      string
 	requestAt float64
@@ -104,7 +110,10 @@ type sim struct {
 	vmOf        []int
 	done        int
 
-	vms   []*simVM
+	vms []*simVM
+	// freed lists the VMs whose last running task finished at this instant (the allocator's
+	// idle announcements), reset before each instant's events are applied.
+	freed []int
 	wakes map[float64]bool
 	// standbyCost accumulates warm-pool storage not tied to one VM interval.
 	standbyCost float64
@@ -181,6 +190,8 @@ func (s *sim) request(typ catalog.InstanceType, tier string, at float64) *simVM 
 		id: len(s.vms), typ: typ, tier: tier, requestAt: at, releaseAt: math.NaN(),
 		freeCores: typ.Cores, freeMem: typ.MemoryBytes, standbyFrom: at, hotFrom: math.NaN(),
 	}
+	v.name = "sim-" + strconv.Itoa(v.id)
+	v.key = v.name
 	v.readyAt = at + s.latency(typ, tier)
 	v.idleSince = v.readyAt
 	s.vms = append(s.vms, v)
@@ -235,6 +246,7 @@ func (s *sim) run(p controller) error {
 	}
 	for s.events.Len() > 0 {
 		s.now = s.events[0].t
+		s.freed = s.freed[:0]
 		for s.events.Len() > 0 && s.events[0].t == s.now {
 			e := heap.Pop(&s.events).(event)
 			switch e.kind {
@@ -270,6 +282,7 @@ func (s *sim) taskDone(i int) {
 	v.running--
 	if v.running == 0 {
 		v.idleSince = s.now
+		s.freed = append(s.freed, v.id)
 	}
 	for _, c := range t.Children {
 		s.waitParents[c]--
