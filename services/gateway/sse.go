@@ -14,6 +14,9 @@ import (
 // recorded so far, then each new one as it is projected, until the workflow has finished
 // and its last event was sent, or the client goes away. Each message's id is the event's
 // sequence number, so a client reconnecting with Last-Event-ID resumes where it stopped.
+// Events come in the order the gateway recorded them, which can differ from causal order
+// between event types (each type has its own consumer); each event's time says when it
+// happened.
 func (s *Service) streamEvents(w http.ResponseWriter, r *http.Request, id string) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
