@@ -93,6 +93,13 @@ func TestEveryPolicyExecutesCorrectly(t *testing.T) {
 			if tc.opts.NoReplan {
 				require.Zero(t, ex.replans)
 			}
+			if tc.opts.ScaleIn {
+				again, err := executePlanned(tr, defaultPlanMaker, dur, oracleAction(), tc.opts, 3, truth)
+				require.NoError(t, err)
+				require.Equal(t, ex.makespan, again.makespan, "%s %s: same seed, same run", tr.Name, tc.name)
+				require.Equal(t, ex.cost, again.cost, "%s %s: same seed, same run", tr.Name, tc.name)
+				require.Equal(t, ex.sim.vmOf, again.sim.vmOf)
+			}
 		}
 	}
 }
