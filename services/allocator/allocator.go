@@ -142,8 +142,8 @@ func (s *Service) onDemandPredicted(ctx context.Context, tx pgx.Tx, env events.E
 	plan.WorkflowID, plan.Version = dp.WorkflowID, 1
 	graph, _ := json.Marshal(dp)
 	tag, err := tx.Exec(ctx,
-		`INSERT INTO allocations (workflow_id, plan_version, state, graph) VALUES ($1, 1, 'planned', $2)
-		 ON CONFLICT (workflow_id) DO NOTHING`, dp.WorkflowID, graph)
+		`INSERT INTO allocations (workflow_id, plan_version, state, graph, planned_at) VALUES ($1, 1, 'planned', $2, $3)
+		 ON CONFLICT (workflow_id) DO NOTHING`, dp.WorkflowID, graph, s.rt.Clock.Now())
 	if err != nil {
 		return fmt.Errorf("insert allocation: %w", err)
 	}
@@ -198,7 +198,11 @@ func (s *Service) onVMProvisioned(ctx context.Context, tx pgx.Tx, env events.Env
 		vm.VMID, vm.WorkflowID, vm.Key, vm.InstanceType, vm.Cores, vm.MemoryBytes, vm.ReadyAt); err != nil {
 		return fmt.Errorf("insert vm: %w", err)
 	}
-	return s.dispatch(ctx, tx, vm.WorkflowID)
+	if err := s.dispatch(ctx, tx, vm.WorkflowID); err != nil {
+		return err
+	}
+	// A VM that came up with nothing to run is idle from the start.
+	return s.announceIdle(ctx, tx, vm.WorkflowID, env.ID)
 }
 
 func (s *Service) onVMReleased(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
@@ -269,44 +273,77 @@ func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Enve
 	if err := s.dispatch(ctx, tx, obs.WorkflowID); err != nil {
 		return err
 	}
-	return s.announceIdle(ctx, tx, obs.WorkflowID, obs.VMID, env.ID)
+	return s.announceIdle(ctx, tx, obs.WorkflowID, env.ID)
 }
 
-// announceIdle tells the pool manager that a VM has no task running and when the plan next
-// needs it, so scale-in can look ahead. A finished workflow's VMs are released by its
-// completion instead.
-func (s *Service) announceIdle(ctx context.Context, tx pgx.Tx, workflowID, vmID, causeID string) error {
-	var (
-		key       string
-		busy      int
-		state     string
-		startedAt *time.Time
-		next      *float64
-	)
-	err := tx.QueryRow(ctx,
-		`SELECT v.vm_key, a.state, a.started_at,
-		        (SELECT count(*) FROM task_runs r WHERE r.workflow_id = $1 AND r.vm_id = $2 AND r.state = 'dispatched'),
-		        (SELECT min(planned_start) FROM task_runs r WHERE r.workflow_id = $1 AND r.planned_vm = v.vm_key AND r.state = 'pending')
-		 FROM allocation_vms v JOIN allocations a USING (workflow_id) WHERE v.vm_id = $2 AND NOT v.released`,
-		workflowID, vmID).Scan(&key, &state, &startedAt, &busy, &next)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (busy > 0 || state == "done")) {
+// announceIdle tells the pool manager about every VM of the workflow that has no task
+// running, and when the plan next needs it, so scale-in can look ahead. A VM is announced
+// again only when that answer changes (by more than idleResolution, or between "some
+// time" and "never"): a VM kept hot for a task that then ran elsewhere is looked at again,
+// and a quiet VM is not announced on every event. A finished workflow's VMs are released
+// by its completion instead.
+func (s *Service) announceIdle(ctx context.Context, tx pgx.Tx, workflowID, causeID string) error {
+	var state string
+	var plannedAt *time.Time
+	if err := tx.QueryRow(ctx, `SELECT state, planned_at FROM allocations WHERE workflow_id = $1`, workflowID).Scan(&state, &plannedAt); err != nil {
+		return fmt.Errorf("load allocation: %w", err)
+	}
+	if state == "done" {
 		return nil
 	}
+	rows, err := tx.Query(ctx, `
+		SELECT v.vm_id, v.vm_key, coalesce(v.idle_key, ''),
+		       (SELECT min(planned_start) FROM task_runs r WHERE r.workflow_id = $1 AND r.planned_vm = v.vm_key AND r.state = 'pending')
+		FROM allocation_vms v
+		WHERE v.workflow_id = $1 AND NOT v.released
+		  AND NOT EXISTS (SELECT 1 FROM task_runs r WHERE r.workflow_id = $1 AND r.vm_id = v.vm_id AND r.state = 'dispatched')
+		ORDER BY v.vm_id`, workflowID)
 	if err != nil {
-		return fmt.Errorf("idle check %s: %w", vmID, err)
+		return fmt.Errorf("find idle vms: %w", err)
 	}
-	idle := events.VMIdle{VMID: vmID, WorkflowID: workflowID, Key: key}
-	now := s.rt.Clock.Now()
-	if next != nil {
-		in := *next
-		if startedAt != nil {
-			in -= now.Sub(*startedAt).Seconds()
+	type idleVM struct {
+		id, key, announced string
+		next               *float64
+	}
+	var idle []idleVM
+	for rows.Next() {
+		var v idleVM
+		if err := rows.Scan(&v.id, &v.key, &v.announced, &v.next); err != nil {
+			rows.Close()
+			return err
 		}
-		in = max(in, 0)
-		idle.NextNeedSeconds = &in
+		idle = append(idle, v)
 	}
-	return outbox.Emit(ctx, tx, events.DerivedID(causeID, "idle"), Source, workflowID, now, idle)
+	rows.Close()
+	now := s.rt.Clock.Now()
+	for _, v := range idle {
+		ev := events.VMIdle{VMID: v.id, WorkflowID: workflowID, Key: v.key}
+		key := "never"
+		if v.next != nil {
+			// Planned starts count from when the first plan was made.
+			in := *v.next
+			if plannedAt != nil {
+				in -= now.Sub(*plannedAt).Seconds()
+			}
+			in = max(in, 0)
+			ev.NextNeedSeconds = &in
+			key = now.Add(time.Duration(in * float64(time.Second))).Truncate(idleResolution).UTC().Format(time.RFC3339)
+		}
+		if key == v.announced {
+			continue
+		}
+		if _, err := tx.Exec(ctx, `UPDATE allocation_vms SET idle_key = $2 WHERE vm_id = $1`, v.id, key); err != nil {
+			return err
+		}
+		if err := outbox.Emit(ctx, tx, events.DerivedID(causeID, "idle", v.id), Source, workflowID, now, ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
+
+// idleResolution is how much a VM's next need must move before it is announced again.
+const idleResolution = 10 * time.Second
 
 // lockAllocation serialises every allocator handler of one workflow, so two concurrent
 // events never dispatch the same room twice.
@@ -372,6 +409,10 @@ func (s *Service) dispatch(ctx context.Context, tx pgx.Tx, workflowID string) er
 			 WHERE workflow_id = $1 AND task_id = $2 RETURNING attempt, spec`,
 			workflowID, a.Task, a.VM, now).Scan(&attempt, &spec); err != nil {
 			return fmt.Errorf("mark dispatched %s: %w", a.Task, err)
+		}
+		// Busy again: when it next idles it is announced afresh.
+		if _, err := tx.Exec(ctx, `UPDATE allocation_vms SET idle_key = NULL WHERE vm_id = $1`, a.VM); err != nil {
+			return err
 		}
 		var task events.Task
 		if err := json.Unmarshal(spec, &task); err != nil {

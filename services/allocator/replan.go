@@ -35,10 +35,10 @@ func (s *Service) replan(ctx context.Context, tx pgx.Tx, workflowID, reason, cau
 		state     string
 		version   int
 		graphJSON []byte
-		startedAt *time.Time
+		plannedAt *time.Time
 	)
-	if err := tx.QueryRow(ctx, `SELECT state, plan_version, graph, started_at FROM allocations WHERE workflow_id = $1`, workflowID).
-		Scan(&state, &version, &graphJSON, &startedAt); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT state, plan_version, graph, planned_at FROM allocations WHERE workflow_id = $1`, workflowID).
+		Scan(&state, &version, &graphJSON, &plannedAt); err != nil {
 		return fmt.Errorf("load allocation: %w", err)
 	}
 	if state == "done" {
@@ -49,11 +49,12 @@ func (s *Service) replan(ctx context.Context, tx pgx.Tx, workflowID, reason, cau
 		return bus.Permanent(fmt.Errorf("allocation graph: %w", err))
 	}
 	now := s.rt.Clock.Now()
+	// Plan times count from when the first plan was made.
 	since := func(t time.Time) float64 {
-		if startedAt == nil {
+		if plannedAt == nil {
 			return 0
 		}
-		return t.Sub(*startedAt).Seconds()
+		return t.Sub(*plannedAt).Seconds()
 	}
 	req := PlanRequest{Demand: dp, Version: version + 1, Now: since(now)}
 	pred := make(map[string]events.TaskPrediction, len(dp.Predictions))

@@ -289,6 +289,8 @@ type vmRow struct {
 	mem                                                        int64
 	requestedAt                                                time.Time
 	starts                                                     int
+	// planKey is the plan's key for the VM, which a relaunch keeps (announced as Key).
+	planKey string
 }
 
 // readyDue checks one provisioning VM whose boot should be over.
@@ -301,9 +303,9 @@ func (s *Service) readyDue(ctx context.Context) (int, error) {
 	var r vmRow
 	var vmID string
 	err = tx.QueryRow(ctx,
-		`SELECT key, coalesce(workflow_id::text, ''), instance_type, tier, cores, memory_bytes, requested_at, vm_id, reason, starts FROM vms
+		`SELECT key, coalesce(workflow_id::text, ''), instance_type, tier, cores, memory_bytes, requested_at, vm_id, reason, starts, coalesce(plan_key, key) FROM vms
 		 WHERE state = 'provisioning' AND ready_at <= $1 ORDER BY ready_at LIMIT 1 FOR UPDATE SKIP LOCKED`,
-		s.rt.Clock.Now()).Scan(&r.key, &r.workflowID, &r.instanceType, &r.tier, &r.cores, &r.mem, &r.requestedAt, &vmID, &r.fallback, &r.starts)
+		s.rt.Clock.Now()).Scan(&r.key, &r.workflowID, &r.instanceType, &r.tier, &r.cores, &r.mem, &r.requestedAt, &vmID, &r.fallback, &r.starts, &r.planKey)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil
 	}
@@ -341,7 +343,11 @@ func (s *Service) ready(ctx context.Context, tx pgx.Tx, r vmRow, vm provider.VM,
 	if _, err := tx.Exec(ctx, `UPDATE vms SET ready_at = $2 WHERE key = $1`, r.key, vm.ReadyAt); err != nil {
 		return err
 	}
-	ev := events.VMProvisioned{VMID: vm.ID, WorkflowID: r.workflowID, Key: r.key, Provider: s.opts.Provider.Name(),
+	planKey := r.planKey
+	if planKey == "" {
+		planKey = r.key
+	}
+	ev := events.VMProvisioned{VMID: vm.ID, WorkflowID: r.workflowID, Key: planKey, Provider: s.opts.Provider.Name(),
 		InstanceType: vm.InstanceType, Tier: r.tier, Cores: vm.Cores, MemoryBytes: vm.MemoryBytes, ReadyAt: vm.ReadyAt,
 		LaunchSeconds: vm.ReadyAt.Sub(r.requestedAt).Seconds()}
 	if strings.HasPrefix(r.fallback, "fallback: ") {

@@ -95,8 +95,8 @@ func (s *Service) onVMIdle(ctx context.Context, tx pgx.Tx, env events.Envelope) 
 			// to be ready by then.
 			relaunch := events.DerivedID(key, "relaunch", strconv.Itoa(starts))
 			if _, err := tx.Exec(ctx,
-				`INSERT INTO vms (key, workflow_id, provider, instance_type, tier, cores, memory_bytes, state, requested_at, launch_at, reason)
-				 SELECT $2, workflow_id, provider, instance_type, 'cold', cores, memory_bytes, 'requested', $3, $4, $5 FROM vms WHERE key = $1
+				`INSERT INTO vms (key, plan_key, workflow_id, provider, instance_type, tier, cores, memory_bytes, state, requested_at, launch_at, reason)
+				 SELECT $2, coalesce(plan_key, key), workflow_id, provider, instance_type, 'cold', cores, memory_bytes, 'requested', $3, $4, $5 FROM vms WHERE key = $1
 				 ON CONFLICT (key) DO NOTHING`,
 				key, relaunch, now, now.Add(seconds(need-it.Cold.P90Seconds)), "relaunch ahead of the next need: "+d.Reason); err != nil {
 				return fmt.Errorf("schedule relaunch: %w", err)

@@ -183,7 +183,7 @@ func (s *Service) releaseToPool(ctx context.Context, tx pgx.Tx, key, vmID, insta
 			return "", err
 		}
 		unbind := func() error {
-			_, err := tx.Exec(ctx, `UPDATE vms SET workflow_id = NULL, reason = 'returned to the standing pool', updated_at = $2 WHERE key = $1`, key, s.rt.Clock.Now())
+			_, err := tx.Exec(ctx, `UPDATE vms SET workflow_id = NULL, plan_key = NULL, reason = 'returned to the standing pool', updated_at = $2 WHERE key = $1`, key, s.rt.Clock.Now())
 			return err
 		}
 		switch {
@@ -210,7 +210,7 @@ func (s *Service) claim(ctx context.Context, tx pgx.Tx, r events.VMRequest, work
 	var vm vmRow
 	var readyAt *time.Time
 	err := tx.QueryRow(ctx,
-		`UPDATE vms SET key = $2, provider_key = coalesce(provider_key, key), workflow_id = $3, tier = $4, requested_at = $5,
+		`UPDATE vms SET key = $2, provider_key = coalesce(provider_key, key), plan_key = NULL, workflow_id = $3, tier = $4, requested_at = $5,
 		        launch_at = $6, reason = $7, updated_at = $5
 		 WHERE vm_id = $1 AND workflow_id IS NULL AND state IN ('hot_idle', 'idle', 'warm')
 		 RETURNING state, instance_type, cores, memory_bytes, ready_at, starts`,
