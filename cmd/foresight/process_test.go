@@ -239,3 +239,46 @@ func TestKillNineAndRestart(t *testing.T) {
 	require.Equal(t, 12, distinct)
 	require.Equal(t, 12, obs, "one succeeded observation per task")
 }
+
+// TestGracefulShutdownFinishesInFlightWork sends SIGTERM while a task runs: the process
+// lets the task finish (within its grace period), records it, exits 0, and after a
+// restart the workflow completes with every task run exactly once.
+func TestGracefulShutdownFinishesInFlightWork(t *testing.T) {
+	t.Parallel()
+	dbURL, pool := testenv.Database(t)
+	foresight, _ := binaries(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	api := fmt.Sprintf("http://127.0.0.1:%d", port)
+	env := []string{"FORESIGHT_DATABASE_URL=" + dbURL, "FORESIGHT_ACK_WAIT=3s"}
+	args := []string{"dev", "--serve", "--dir", dir, "--addr", fmt.Sprintf("127.0.0.1:%d", port)}
+
+	first := start(t, env, foresight, args...)
+	waitHTTP(t, api+"/readyz")
+	runs := filepath.Join(t.TempDir(), "runs.log")
+	body := fmt.Sprintf(`{"name":"sigterm","tasks":[
+		{"id":"long","command":["sh","-c","sleep 1.5; echo long >> %[1]s"],"cpu":1,"memory":"16Mi"},
+		{"id":"after","command":["sh","-c","echo after >> %[1]s"],"cpu":1,"memory":"16Mi","depends_on":["long"]}]}`, runs)
+	code, sub := submit(t, api, body)
+	require.Equal(t, http.StatusAccepted, code, sub)
+	id := sub["id"].(string)
+	require.Eventually(t, func() bool {
+		var n int
+		_ = pool.QueryRow(context.Background(), `SELECT count(*) FROM agent_runs WHERE workflow_id = $1 AND task_id = 'long'`, id).Scan(&n)
+		return n == 1
+	}, 30*time.Second, 20*time.Millisecond, "the long task started")
+
+	require.NoError(t, first.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, first.cmd.Wait(), "a graceful stop exits 0")
+	var finished bool
+	require.NoError(t, pool.QueryRow(context.Background(),
+		`SELECT finished_at IS NOT NULL FROM agent_runs WHERE workflow_id = $1 AND task_id = 'long'`, id).Scan(&finished))
+	require.True(t, finished, "the in-flight task was allowed to finish and was recorded")
+
+	start(t, env, foresight, args...)
+	waitHTTP(t, api+"/readyz")
+	require.Equal(t, "succeeded", waitStatus(t, api, id, 60*time.Second)["status"])
+	raw, err := os.ReadFile(runs)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"long", "after"}, strings.Fields(string(raw)), "each task ran exactly once")
+}
