@@ -35,7 +35,7 @@ type stack struct {
 	workDir string
 }
 
-func setup(t *testing.T, env ...string) stack {
+func setup(t testing.TB, env ...string) stack {
 	t.Helper()
 	dbURL, pool := testenv.Database(t)
 	natsURL, _, js := testenv.JetStream(t)
@@ -94,7 +94,7 @@ func tenTaskDAG(log string) string {
 	return b.String()
 }
 
-func submit(t *testing.T, api, body string) (int, map[string]any) {
+func submit(t testing.TB, api, body string) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.Post(api+"/v1/workflows", "application/json", bytes.NewBufferString(body))
 	require.NoError(t, err)
@@ -104,7 +104,7 @@ func submit(t *testing.T, api, body string) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
-func waitStatus(t *testing.T, api, id string, timeout time.Duration) map[string]any {
+func waitStatus(t testing.TB, api, id string, timeout time.Duration) map[string]any {
 	t.Helper()
 	var st map[string]any
 	require.Eventually(t, func() bool {
