@@ -25,8 +25,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("o", "table", "output format: table or json")
 	learning := fs.Int("learning", 100, "workflows in the RL learning-curve run (0 skips it)")
 	objective := fs.String("objective", "balanced", "planning objective: fastest, cheapest or balanced")
+	scaleIn := fs.Bool("scale-in", false, "foresight and oracle release VMs by production's look-ahead scale-in instead of when their plan has nothing left for them")
+	cancelUnneeded := fs.Bool("cancel-unneeded-launches", false, "with --scale-in: also drop launches whose planned tasks all started elsewhere (a proposed production fix)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: foresight bench --traces DIR [--history DIR] [--catalog FILE] [--seed N] [--out DIR] [-o json|table]")
+		fmt.Fprintln(stderr, "usage: foresight bench --traces DIR [--history DIR] [--catalog FILE] [--seed N] [--scale-in [--cancel-unneeded-launches]] [--out DIR] [-o json|table]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -51,7 +53,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	opts := bench.Options{Catalog: cat, Seed: *seed, LearningWorkflows: *learning, Objective: *objective}
+	opts := bench.Options{Catalog: cat, Seed: *seed, LearningWorkflows: *learning, Objective: *objective, ScaleIn: *scaleIn, CancelUnneededLaunches: *cancelUnneeded}
 	var err error
 	var skipped []bench.Skipped
 	if opts.Traces, skipped, err = bench.LoadDir(*traces); err != nil {

@@ -61,11 +61,16 @@ type Options struct {
 	NoWarmPool bool
 
 	// ScaleIn makes foresight and oracle release VMs by production's look-ahead scale-in
-	// (the allocator's idle announcement and pool.ScaleIn) instead of as soon as their plan
+	// (the allocator's idle announcements and pool.ScaleIn) instead of as soon as their plan
 	// has nothing left for a VM. Off by default: on the development traces it costs more
-	// (see doc.go), because production never scales in a VM that dispatch gave no task, nor
-	// looks again at one it kept hot for a need that went elsewhere.
+	// (see doc.go), because production launches every VM its plan requested and lets a
+	// booting one come up even when dispatch already ran all its planned tasks elsewhere.
 	ScaleIn bool
+	// CancelUnneededLaunches, with ScaleIn, measures the production fix doc.go proposes: a
+	// plan VM whose planned tasks have all started elsewhere is not launched, and one still
+	// booting is cancelled (not billed), at the same events the allocator announces idle
+	// VMs. Production does not do this yet.
+	CancelUnneededLaunches bool
 
 	// planMaker replaces the planner in tests.
 	planMaker planMaker
@@ -111,6 +116,9 @@ type PolicySummary struct {
 	// result divided by this policy's, as DESIGN.md's target table reads (≤ 1 is better).
 	ForesightMakespanRatio float64 `json:"foresight_makespan_ratio"`
 	ForesightCostRatio     float64 `json:"foresight_cost_ratio"`
+	// Objective is the balanced objective the learning run minimises, ½ ln(makespan/LB) +
+	// ½ ln(cost/LB), averaged over traces (the log of the geometric means); lower is better.
+	Objective float64 `json:"objective"`
 }
 
 // MethodSummary is a prediction method's geometric means over traces.
@@ -344,6 +352,7 @@ func executePlanned(tr *Trace, mk planMaker, dur []float64, a policy.Action, opt
 		return nil, err
 	}
 	e.scaleIn = opts.ScaleIn
+	e.cancelUnneeded = opts.ScaleIn && opts.CancelUnneededLaunches
 	if lv != nil && !opts.NoReplan {
 		e.adapt = &adaptation{observe: lv.observe, replan: func(s *sim) (*execPlan, error) {
 			return mk(s, a, opts.Objective, lv.durNow)
@@ -436,6 +445,7 @@ func summarizePolicies(runs []RunRow) []PolicySummary {
 			Policy: pol, MakespanSeconds: geomean(mk), CostUSD: geomean(co),
 			MakespanOverLowerBound: geomean(mkLB), CostOverLowerBound: geomean(coLB),
 			ForesightMakespanRatio: nanIfEmpty(fmk), ForesightCostRatio: nanIfEmpty(fco),
+			Objective: objective(geomean(mkLB), geomean(coLB), 1, 1),
 		})
 	}
 	return out

@@ -130,8 +130,9 @@ func TestDispatchFallsBackWhenPlannedVMIsFull(t *testing.T) {
 
 // TestIdleVMScalesInByLookingAhead follows production's scale-in: when a VM's last task
 // finishes, the gap until the plan next needs it goes to pool.ScaleIn, which keeps it hot,
-// stops it (started again, same key, one warm P90 ahead) or terminates it (relaunched cold,
-// fresh key, one cold P90 ahead).
+// stops it (started again, same key, one warm P90 ahead) or terminates it (relaunched cold
+// one cold P90 ahead under the same plan key, so its planned task still finds it). A VM
+// the plan no longer needs is terminated when it idles (VM 1 after b).
 func TestIdleVMScalesInByLookingAhead(t *testing.T) {
 	t.Parallel()
 	cat := deterministicCatalog()
@@ -146,11 +147,15 @@ func TestIdleVMScalesInByLookingAhead(t *testing.T) {
 		name       string
 		gap        float64
 		wantAction pool.Action
+		wantCounts map[pool.Action]int
 		wantVMs    int
 	}{
-		{name: "need sooner than a warm start: keep hot", gap: 20, wantAction: pool.ActionKeepHot, wantVMs: 2},
-		{name: "need sooner than a launch: stop to warm", gap: 150, wantAction: pool.ActionStop, wantVMs: 3},
-		{name: "need far ahead: terminate and relaunch", gap: 3000, wantAction: pool.ActionTerminate, wantVMs: 3},
+		{name: "need sooner than a warm start: keep hot", gap: 20, wantAction: pool.ActionKeepHot,
+			wantCounts: map[pool.Action]int{pool.ActionKeepHot: 1, pool.ActionTerminate: 1}, wantVMs: 2},
+		{name: "need sooner than a launch: stop to warm", gap: 150, wantAction: pool.ActionStop,
+			wantCounts: map[pool.Action]int{pool.ActionStop: 1, pool.ActionTerminate: 1}, wantVMs: 3},
+		{name: "need far ahead: terminate and relaunch", gap: 3000, wantAction: pool.ActionTerminate,
+			wantCounts: map[pool.Action]int{pool.ActionTerminate: 2}, wantVMs: 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -170,7 +175,8 @@ func TestIdleVMScalesInByLookingAhead(t *testing.T) {
 			s := newSim(tr, cat, 1)
 			require.NoError(t, s.run(e))
 			checkExecution(t, tc.name, s)
-			require.Equal(t, 1, e.scaleIns[tc.wantAction], "VM 0 idles once between a and c")
+			require.Equal(t, tc.wantCounts, e.scaleIns, "VM 0 idles once between a and c, VM 1 once after b")
+			require.InDelta(t, need, s.vms[1].releaseAt, 1e-9, "VM 1 has nothing left after b")
 			require.Len(t, s.vms, tc.wantVMs)
 			first := s.vms[0]
 			wantCost := 0.0
@@ -191,17 +197,79 @@ func TestIdleVMScalesInByLookingAhead(t *testing.T) {
 			case pool.ActionTerminate:
 				relaunch := s.vms[2]
 				require.InDelta(t, lat+100, first.releaseAt, 1e-9, "terminated when a finished")
-				require.NotEqual(t, first.key, relaunch.key, "a relaunch is a new machine")
+				require.NotEqual(t, first.name, relaunch.name, "a relaunch is a new machine")
+				require.Equal(t, first.key, relaunch.key, "under the plan's key")
 				require.Equal(t, events.TierCold, relaunch.tier)
 				require.InDelta(t, need-typ.Cold.P90Seconds, relaunch.requestAt, 1e-9)
 				require.InDelta(t, need, s.start[2], 1e-9)
-				// Its planned key is gone, so dispatch places c best fit: on b's VM, freed
-				// at the same instant (lowest id among equal fits). The relaunch idles
-				// until the workflow ends, as it does in production.
-				require.Equal(t, 1, s.vmOf[2])
-				wantCost = cat.BilledCost(typ, 100) + cat.BilledCost(typ, need+10-lat) + cat.BilledCost(typ, 10)
+				require.Equal(t, 2, s.vmOf[2], "c finds its planned machine, relaunched")
+				wantCost = cat.BilledCost(typ, 100) + cat.BilledCost(typ, need-lat) + cat.BilledCost(typ, 10)
 			}
 			require.InDelta(t, wantCost, s.cost(), 1e-12)
+		})
+	}
+}
+
+// TestKeptHotVMIsLookedAtAgain follows the allocator's re-examination of idle VMs: VM 0 is
+// kept hot for c after a; b then runs late, a re-plan moves c to b's VM, and at the next
+// event (b finishing) VM 0's next need has changed to "never", so it is announced again
+// and terminated there, not left running until the workflow ends. When the re-plan
+// leaves c where it was, VM 0 stays hot and runs it.
+func TestKeptHotVMIsLookedAtAgain(t *testing.T) {
+	t.Parallel()
+	cat := deterministicCatalog()
+	typ, ok := cat.Type("c7i.large")
+	require.True(t, ok)
+	lat := typ.Cold.MeanSeconds
+	tests := []struct {
+		name        string
+		replannedOn int // c's VM in the re-plan
+		wantCounts  map[pool.Action]int
+		wantVM0End  float64 // when VM 0 is released
+	}{
+		{name: "c moved elsewhere: VM 0 terminated when b finishes", replannedOn: 1,
+			wantCounts: map[pool.Action]int{pool.ActionKeepHot: 1, pool.ActionTerminate: 1}, wantVM0End: lat + 200},
+		{name: "c stays: VM 0 kept hot runs it", replannedOn: 0,
+			wantCounts: map[pool.Action]int{pool.ActionKeepHot: 1, pool.ActionTerminate: 1}, wantVM0End: lat + 1200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// a (100 s) on VM 0, then c (1000 s, child of b) planned on VM 0 20 s after a:
+			// sooner than a warm start, so VM 0 is kept hot. b is planned for 110 s and
+			// runs 200 s: still running past its drift threshold, it asks for a re-plan.
+			tr := &Trace{Name: "moved", Family: "hand", Tasks: []Task{
+				{ID: "a", CPU: 2, Runtime: 100},
+				{ID: "b", CPU: 2, Runtime: 200, Children: []int{2}},
+				{ID: "c", CPU: 2, Runtime: 1000, Parents: []int{1}},
+			}, Order: []int{0, 1, 2}}
+			vms := func(held bool) []planVM {
+				out := []planVM{{typ: typ, tier: events.TierCold, resumes: -1}, {typ: typ, tier: events.TierCold, resumes: -1}}
+				if held {
+					out[0].held, out[1].held = 1, 2
+				}
+				return out
+			}
+			plan := &execPlan{vms: vms(false), vmOf: []int{0, 1, 0},
+				start: []float64{lat, lat, lat + 120}, finish: []float64{lat + 100, lat + 110, lat + 1120}}
+			e, err := newPlanExecutor(plan, tr, []float64{100, 1110, 1000})
+			require.NoError(t, err)
+			e.scaleIn = true
+			replanned := 0
+			e.adapt = &adaptation{replan: func(s *sim) (*execPlan, error) {
+				replanned++
+				return &execPlan{vms: vms(true), vmOf: []int{0, 1, tc.replannedOn},
+					start: []float64{lat, lat, lat + 200}, finish: []float64{lat + 100, lat + 200, lat + 1200}}, nil
+			}}
+			s := newSim(tr, cat, 1)
+			require.NoError(t, s.run(e))
+			checkExecution(t, tc.name, s)
+			require.Equal(t, 1, replanned)
+			require.Equal(t, tc.replannedOn, s.vmOf[2], "c runs where the re-plan put it")
+			require.InDelta(t, lat+1200, s.makespan(), 1e-9)
+			require.Equal(t, tc.wantCounts, e.scaleIns)
+			require.InDelta(t, tc.wantVM0End, s.vms[0].releaseAt, 1e-9)
+			require.Len(t, s.vms, 2, "nothing relaunched")
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 
 	"github.com/foresight-run/foresight/pkg/catalog"
 	"github.com/foresight-run/foresight/pkg/events"
@@ -96,6 +97,9 @@ type planExecutor struct {
 	tasks []dispatch.Task
 	// scaleIn selects production's look-ahead scale-in instead of plan-driven releases.
 	scaleIn bool
+	// cancelUnneeded, with scaleIn, drops the launch of a plan VM none of whose planned
+	// tasks is left (Options.CancelUnneededLaunches): not production's behaviour yet.
+	cancelUnneeded bool
 	// due are the pool manager's scheduled starts of stopped VMs and relaunches.
 	due []dueStart
 	// scaleIns counts pool.ScaleIn's decisions by action.
@@ -111,10 +115,13 @@ type planExecutor struct {
 // dueStart is a machine the pool manager brings back ahead of a need: a stopped VM started
 // again (warm, same key) or a terminated one relaunched (cold, fresh key).
 type dueStart struct {
-	at        float64
-	typ       catalog.InstanceType
-	tier      string
-	key       string
+	at   float64
+	typ  catalog.InstanceType
+	tier string
+	// key is the plan's key for the machine, which both keep.
+	key string
+	// idleKey is the stopped VM's last idle announcement, which its restart keeps.
+	idleKey   string
 	stoppedAt float64
 }
 
@@ -206,7 +213,7 @@ func (e *planExecutor) step(s *sim) error {
 	}
 	e.request(s)
 	if e.scaleIn {
-		e.scaleInIdle(s)
+		e.announceIdle(s)
 	} else {
 		e.releaseIdle(s)
 	}
@@ -316,6 +323,7 @@ func (e *planExecutor) dispatch(s *sim) error {
 			return fmt.Errorf("dispatch started %s on %s, which the simulator cannot run", a.Task, a.VM)
 		}
 		s.place(i, v)
+		v.idleKey = "" // busy again: when it next idles it is announced afresh
 		if e.adapt != nil {
 			pd := e.plan.finish[i] - e.plan.start[i]
 			s.wake(s.now + pd + driftThreshold(pd) + 1e-6)
@@ -324,51 +332,111 @@ func (e *planExecutor) dispatch(s *sim) error {
 	return nil
 }
 
-// nextNeed is the allocator's look-ahead for an idle VM: seconds until the earliest
-// planned start of an unstarted task planned on key, +Inf when there is none.
-func (e *planExecutor) nextNeed(s *sim, key string) float64 {
-	need := math.Inf(1)
+// IdleResolutionSeconds is how far the plan's next need of an idle VM must move before
+// the allocator announces that VM again (its idleResolution).
+const IdleResolutionSeconds = 10.0
+
+// nextNeeds is the allocator's look-ahead for idle VMs: per VM key, seconds until the
+// earliest planned start of an unstarted task planned on it (a key absent: none, +Inf).
+// Plan times count from when the first plan was made, the simulator's time 0.
+func (e *planExecutor) nextNeeds(s *sim) map[string]float64 {
+	need := map[string]float64{}
 	for i := range s.tr.Tasks {
-		if !s.started[i] && e.plannedKey(s, i) == key {
-			need = min(need, max(e.plan.start[i]-s.now, 0))
+		if s.started[i] {
+			continue
+		}
+		k := e.plannedKey(s, i)
+		if k == "" {
+			continue
+		}
+		in := max(e.plan.start[i]-s.now, 0)
+		if n, ok := need[k]; !ok || in < n {
+			need[k] = in
 		}
 	}
 	return need
 }
 
-// scaleInIdle applies the pool manager's look-ahead scale-in (pool.ScaleIn) to every VM whose
-// last task finished now and that dispatch left idle.
-func (e *planExecutor) scaleInIdle(s *sim) {
-	for _, id := range s.freed {
-		v := s.vms[id]
-		if v.released() || !v.ready || v.running > 0 {
+// idleKey is what the allocator records as announced for an idle VM: the absolute time of
+// its next need truncated to IdleResolutionSeconds, or "never".
+func idleKey(now, need float64) string {
+	if math.IsInf(need, 1) {
+		return "never"
+	}
+	return strconv.FormatFloat(math.Floor((now+need)/IdleResolutionSeconds)*IdleResolutionSeconds, 'f', -1, 64)
+}
+
+// announceIdle is the allocator's idle announcement and the pool manager's answer to it.
+// After every instant at which a VM became ready or a task finished (vm-provisioned and
+// task-observed, each followed by a dispatch), every ready VM of the workflow with no task
+// running is examined, and announced again only when its next need (idleKey) changed since
+// it was last announced: so a VM that came up to nothing, and one kept hot for a task that
+// then ran elsewhere, are looked at again. Each announcement goes to pool.ScaleIn.
+func (e *planExecutor) announceIdle(s *sim) {
+	if !s.handled {
+		return
+	}
+	var needs map[string]float64
+	for _, v := range s.vms {
+		if v.released() || (v.ready && v.running > 0) {
 			continue
 		}
-		need := e.nextNeed(s, v.key)
-		d := pool.ScaleIn(pool.IdleVM{ID: vmKey(v), InstanceType: v.typ.Name, SinceStartSeconds: s.now - v.readyAt},
-			need, v.typ, s.cat.MinimumBillSeconds)
-		e.scaleIns[d.Action]++
-		switch d.Action {
-		case pool.ActionStop:
-			s.release(v)
-			e.schedule(s, dueStart{at: s.now + need - v.typ.Warm.P90Seconds, typ: v.typ, tier: events.TierWarm, key: v.key, stoppedAt: s.now})
-		case pool.ActionTerminate:
-			s.release(v)
-			if !math.IsInf(need, 1) {
-				e.schedule(s, dueStart{at: s.now + need - v.typ.Cold.P90Seconds, typ: v.typ, tier: events.TierCold})
+		if needs == nil {
+			needs = e.nextNeeds(s)
+		}
+		if !v.ready {
+			if _, needed := needs[v.key]; e.cancelUnneeded && !needed {
+				s.release(v) // a launch nothing is planned on any more: cancelled, not billed
 			}
+			continue
+		}
+		need, ok := needs[v.key]
+		if !ok {
+			need = math.Inf(1)
+		}
+		k := idleKey(s.now, need)
+		if k == v.idleKey {
+			continue
+		}
+		v.idleKey = k
+		e.scaleInVM(s, v, need)
+	}
+}
+
+// scaleInVM is the pool manager's onVMIdle: pool.ScaleIn keeps v hot, stops it to warm
+// standby (started again one warm P90 ahead of the need, same VM and key; never when
+// nothing needs it, the workflow's completion then terminates it) or terminates it
+// (relaunched cold one cold P90 ahead of a remaining need, under the same plan key).
+func (e *planExecutor) scaleInVM(s *sim, v *simVM, need float64) {
+	d := pool.ScaleIn(pool.IdleVM{ID: vmKey(v), InstanceType: v.typ.Name, SinceStartSeconds: s.now - v.readyAt},
+		need, v.typ, s.cat.MinimumBillSeconds)
+	e.scaleIns[d.Action]++
+	switch d.Action {
+	case pool.ActionStop:
+		s.release(v)
+		e.schedule(s, dueStart{at: s.now + need - v.typ.Warm.P90Seconds, typ: v.typ, tier: events.TierWarm,
+			key: v.key, idleKey: v.idleKey, stoppedAt: s.now})
+	case pool.ActionTerminate:
+		s.release(v)
+		if !math.IsInf(need, 1) {
+			e.schedule(s, dueStart{at: s.now + need - v.typ.Cold.P90Seconds, typ: v.typ, tier: events.TierCold, key: v.key})
 		}
 	}
 }
 
+// schedule records a start the pool manager will make; one at +Inf (a stopped VM nothing
+// needs) never comes.
 func (e *planExecutor) schedule(s *sim, d dueStart) {
 	d.at = max(d.at, s.now)
 	e.due = append(e.due, d)
-	s.wake(d.at)
+	if !math.IsInf(d.at, 1) {
+		s.wake(d.at)
+	}
 }
 
 // startDue starts the stopped VMs and relaunches whose time has come, as the pool
-// manager's launcher does.
+// manager's launcher does. Both answer to the plan's key; a restarted VM keeps the idle
+// announcement it had (allocation_vms keeps the row of a VM id), a relaunch is a new VM.
 func (e *planExecutor) startDue(s *sim) {
 	kept := e.due[:0]
 	for _, d := range e.due {
@@ -377,9 +445,10 @@ func (e *planExecutor) startDue(s *sim) {
 			continue
 		}
 		v := s.request(d.typ, d.tier, s.now)
+		v.key = d.key
 		if d.tier == events.TierWarm {
-			v.key = d.key
 			v.standbyFrom = d.stoppedAt
+			v.idleKey = d.idleKey
 		}
 	}
 	e.due = kept
@@ -412,6 +481,9 @@ func (e *planExecutor) request(s *sim) {
 	for i, pv := range e.plan.vms {
 		if e.simOf[i] >= 0 || e.merged[i] || (pv.requestAt > s.now && !e.hasRunnable(s, i)) {
 			continue
+		}
+		if e.cancelUnneeded && e.remaining(s, i) == 0 {
+			continue // every task planned on it started elsewhere: nothing to launch it for
 		}
 		if r := pv.resumes; r >= 0 && r < len(e.plan.vms) {
 			prev := e.simOf[r]

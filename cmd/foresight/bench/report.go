@@ -15,10 +15,10 @@ import (
 // WriteSummaryTable writes the summary as aligned text (tab-separated columns, for a
 // tabwriter) or as Markdown rows when w is not a tabwriter: the same numbers either way.
 func WriteSummaryTable(w io.Writer, res *Result) {
-	fmt.Fprintln(w, "policy\tmakespan s (geo)\tcost USD (geo)\tmakespan/LB\tcost/LB\tforesight/policy makespan\tforesight/policy cost")
+	fmt.Fprintln(w, "policy\tmakespan s (geo)\tcost USD (geo)\tmakespan/LB\tcost/LB\tobjective\tforesight/policy makespan\tforesight/policy cost")
 	for _, p := range res.Summary.Policies {
-		fmt.Fprintf(w, "%s\t%.1f\t%.4f\t%.3f\t%.3f\t%.3f\t%.3f\n", p.Policy, p.MakespanSeconds, p.CostUSD,
-			p.MakespanOverLowerBound, p.CostOverLowerBound, p.ForesightMakespanRatio, p.ForesightCostRatio)
+		fmt.Fprintf(w, "%s\t%.1f\t%.4f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\n", p.Policy, p.MakespanSeconds, p.CostUSD,
+			p.MakespanOverLowerBound, p.CostOverLowerBound, p.Objective, p.ForesightMakespanRatio, p.ForesightCostRatio)
 	}
 	if len(res.Summary.Methods) > 0 {
 		fmt.Fprintln(w)
@@ -49,7 +49,8 @@ func WriteReport(dir string, res *Result, opts Options) error {
 	fmt.Fprintf(&b, "# foresight bench\n\nSeed %d; %d scored traces, %d history traces; objective %s. "+
 		"Every policy ran on the same traces in the same process, in virtual time, through the simulator "+
 		"described in cmd/foresight/bench/doc.go (true recorded runtimes; catalog prices, 60 s minimum "+
-		"bill, lognormal tier latencies).\n\n", res.Seed, len(opts.Traces), len(opts.History), cmp.Or(opts.Objective, "balanced"))
+		"bill, lognormal tier latencies). Foresight and oracle release VMs by %s.\n\n", res.Seed, len(opts.Traces), len(opts.History),
+		cmp.Or(opts.Objective, "balanced"), releaseRule(opts))
 	writeMarkdown(&b, res)
 	if len(plots) > 0 {
 		b.WriteString("\n## Plots\n\n")
@@ -106,12 +107,25 @@ func writePlots(dir string, res *Result) ([]string, error) {
 	return files, nil
 }
 
+// releaseRule names how foresight and oracle gave VMs back in this run.
+func releaseRule(opts Options) string {
+	switch {
+	case opts.ScaleIn && opts.CancelUnneededLaunches:
+		return "production's look-ahead scale-in, with unneeded launches cancelled (a proposed fix, not production yet)"
+	case opts.ScaleIn:
+		return "production's look-ahead scale-in"
+	default:
+		return "their plan (released once the plan has nothing left for them)"
+	}
+}
+
 func writeMarkdown(b *strings.Builder, res *Result) {
 	b.WriteString("## Summary (geometric means over traces)\n\n")
-	b.WriteString("| policy | makespan s | cost USD | makespan / LB | cost / LB | foresight ÷ policy makespan | foresight ÷ policy cost |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("Objective = ½ ln(makespan/LB) + ½ ln(cost/LB) of the geometric means, lower is better.\n\n")
+	b.WriteString("| policy | makespan s | cost USD | makespan / LB | cost / LB | objective | foresight ÷ policy makespan | foresight ÷ policy cost |\n|---|---|---|---|---|---|---|---|\n")
 	for _, p := range res.Summary.Policies {
-		fmt.Fprintf(b, "| %s | %.1f | %.4f | %.3f | %.3f | %.3f | %.3f |\n", p.Policy, p.MakespanSeconds, p.CostUSD,
-			p.MakespanOverLowerBound, p.CostOverLowerBound, p.ForesightMakespanRatio, p.ForesightCostRatio)
+		fmt.Fprintf(b, "| %s | %.1f | %.4f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", p.Policy, p.MakespanSeconds, p.CostUSD,
+			p.MakespanOverLowerBound, p.CostOverLowerBound, p.Objective, p.ForesightMakespanRatio, p.ForesightCostRatio)
 	}
 	writeTargets(b, res)
 	b.WriteString("\n## Prediction accuracy (geometric means over traces; P90 coverage is an arithmetic mean)\n\n")

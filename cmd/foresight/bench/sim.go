@@ -81,6 +81,9 @@ type simVM struct {
 	hotFrom float64
 	// cancelled marks a launch released before it was ready: never billed.
 	cancelled bool
+	// idleKey is the next need the allocator last announced for this machine while idle
+	// (allocation_vms.idle_key): "" when unannounced, reset when a task is dispatched to it.
+	idleKey string
 }
 
 func (v *simVM) released() bool { return !math.IsNaN(v.releaseAt) }
@@ -111,10 +114,11 @@ type sim struct {
 	done        int
 
 	vms []*simVM
-	// freed lists the VMs whose last running task finished at this instant (the allocator's
-	// idle announcements), reset before each instant's events are applied.
-	freed []int
-	wakes map[float64]bool
+	// handled reports whether a VM became ready or a task finished at this instant: the
+	// events (vm-provisioned, task-observed) after which the allocator dispatches and
+	// announces its idle VMs. Reset before each instant's events are applied.
+	handled bool
+	wakes   map[float64]bool
 	// standbyCost accumulates warm-pool storage not tied to one VM interval.
 	standbyCost float64
 	// warm is the warm pool a planned execution may claim from (nil: none).
@@ -246,16 +250,18 @@ func (s *sim) run(p controller) error {
 	}
 	for s.events.Len() > 0 {
 		s.now = s.events[0].t
-		s.freed = s.freed[:0]
+		s.handled = false
 		for s.events.Len() > 0 && s.events[0].t == s.now {
 			e := heap.Pop(&s.events).(event)
 			switch e.kind {
 			case evVMReady:
 				if v := s.vms[e.ref]; !v.cancelled {
 					v.ready = true
+					s.handled = true
 				}
 			case evTaskDone:
 				s.taskDone(e.ref)
+				s.handled = true
 			}
 		}
 		if err := p.step(s); err != nil {
@@ -282,7 +288,6 @@ func (s *sim) taskDone(i int) {
 	v.running--
 	if v.running == 0 {
 		v.idleSince = s.now
-		s.freed = append(s.freed, v.id)
 	}
 	for _, c := range t.Children {
 		s.waitParents[c]--
