@@ -274,6 +274,62 @@ func TestKeptHotVMIsLookedAtAgain(t *testing.T) {
 	}
 }
 
+// TestLaunchWhosePlannedTasksRanElsewhere: b (a's child) is planned on VM 1, whose launch
+// comes 20 s late, so dispatch starts b on VM 0, idle since a finished, while VM 1 boots.
+// Plan-driven releases cancel VM 1's launch then; production lets it come up, announces
+// it idle with nothing planned and terminates it, paying the minimum bill;
+// CancelUnneededLaunches (the proposed fix) cancels it while it boots.
+func TestLaunchWhosePlannedTasksRanElsewhere(t *testing.T) {
+	t.Parallel()
+	cat := deterministicCatalog()
+	typ, ok := cat.Type("c7i.large")
+	require.True(t, ok)
+	lat := typ.Cold.MeanSeconds
+	tests := []struct {
+		name           string
+		scaleIn        bool
+		cancel         bool
+		wantCounts     map[pool.Action]int
+		wantVM1Billed  bool
+		wantVM1Release float64
+	}{
+		{name: "plan-driven: cancelled", wantCounts: map[pool.Action]int{}, wantVM1Release: lat + 100},
+		{name: "production scale-in: up, idle, terminated", scaleIn: true,
+			wantCounts: map[pool.Action]int{pool.ActionTerminate: 1}, wantVM1Billed: true, wantVM1Release: lat + 120},
+		{name: "scale-in with unneeded launches cancelled", scaleIn: true, cancel: true,
+			wantCounts: map[pool.Action]int{}, wantVM1Release: lat + 100},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tr := &Trace{Name: "elsewhere", Family: "hand", Tasks: []Task{
+				{ID: "a", CPU: 2, Runtime: 100, Children: []int{1}},
+				{ID: "b", CPU: 2, Runtime: 100, Parents: []int{0}},
+			}, Order: []int{0, 1}}
+			plan := &execPlan{vms: []planVM{{typ: typ, tier: events.TierCold, resumes: -1}, {typ: typ, tier: events.TierCold, requestAt: 120, resumes: -1}},
+				vmOf: []int{0, 1}, start: []float64{lat, lat + 120}, finish: []float64{lat + 100, lat + 220}}
+			e, err := newPlanExecutor(plan, tr, nil)
+			require.NoError(t, err)
+			e.scaleIn, e.cancelUnneeded = tc.scaleIn, tc.cancel
+			s := newSim(tr, cat, 1)
+			require.NoError(t, s.run(e))
+			checkExecution(t, tc.name, s)
+			require.Equal(t, []int{0, 0}, s.vmOf, "b runs on VM 0")
+			require.InDelta(t, lat+200, s.makespan(), 1e-9)
+			require.Len(t, s.vms, 2)
+			vm1 := s.vms[1]
+			require.Equal(t, tc.wantCounts, e.scaleIns)
+			require.Equal(t, !tc.wantVM1Billed, vm1.cancelled)
+			require.InDelta(t, tc.wantVM1Release, vm1.releaseAt, 1e-9)
+			want := cat.BilledCost(typ, 200)
+			if tc.wantVM1Billed {
+				want += cat.BilledCost(typ, 0)
+			}
+			require.InDelta(t, want, s.cost(), 1e-12)
+		})
+	}
+}
+
 func TestBillingHasMinimumChargeAndStandby(t *testing.T) {
 	t.Parallel()
 	cat := deterministicCatalog()
