@@ -322,6 +322,11 @@ func (s *sim) cost() float64 {
 		}
 	}
 	for _, v := range s.vms {
+		if v.tier == events.TierWarm {
+			// A stopped VM's storage is billed until it is started, even when that start
+			// is cancelled before the VM runs.
+			c += (v.requestAt - v.standbyFrom) * v.typ.WarmCostPerSecond
+		}
 		if v.cancelled {
 			continue
 		}
@@ -330,9 +335,6 @@ func (s *sim) cost() float64 {
 			from = min(from, v.hotFrom)
 		}
 		c += s.cat.BilledCost(v.typ, v.releaseAt-from)
-		if v.tier == events.TierWarm {
-			c += (v.requestAt - v.standbyFrom) * v.typ.WarmCostPerSecond
-		}
 	}
 	return c
 }
