@@ -25,6 +25,7 @@ var payloadOf = map[Type]payloadCodec{
 	TypeVMIdle:            codec[VMIdle](),
 	TypePoolForecast:      codec[PoolForecast](),
 	TypeVMStateChanged:    codec[VMStateChanged](),
+	TypeVMUnneeded:        codec[VMUnneeded](),
 	TypeTaskDispatched:    codec[TaskDispatched](),
 	TypeTaskObserved:      codec[TaskObserved](),
 	TypePredictionDelta:   codec[PredictionDelta](),

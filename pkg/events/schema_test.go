@@ -77,7 +77,7 @@ func TestSchemaFilesHeader(t *testing.T) {
 // TestSchemaMatchesGoType walks each Go payload type beside its compiled schema, so the two
 // cannot drift: every JSON field of the Go type is declared with a compatible JSON type,
 // the schema declares no field the Go type lacks, a field is required exactly when Go always
-// emits it (no omitempty), and no object forbids additional properties.
+// emits it (no omitempty or omitzero), and no object forbids additional properties.
 func TestSchemaMatchesGoType(t *testing.T) {
 	t.Parallel()
 	for _, typ := range AllTypes {
@@ -167,7 +167,9 @@ func jsonFields(t reflect.Type) []goField {
 		if name == "" {
 			name = f.Name
 		}
-		out = append(out, goField{name: name, omitempty: slices.Contains(strings.Split(opts, ","), "omitempty"), typ: f.Type})
+		tags := strings.Split(opts, ",")
+		optional := slices.Contains(tags, "omitempty") || slices.Contains(tags, "omitzero")
+		out = append(out, goField{name: name, omitempty: optional, typ: f.Type})
 	}
 	return out
 }

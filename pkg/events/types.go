@@ -18,6 +18,7 @@ const (
 	TypeVMIdle            Type = "foresight.vm-idle.v1"
 	TypePoolForecast      Type = "foresight.pool-forecast.v1"
 	TypeVMStateChanged    Type = "foresight.vm-state-changed.v1"
+	TypeVMUnneeded        Type = "foresight.vm-unneeded.v1"
 	TypeTaskDispatched    Type = "foresight.task-dispatched.v1"
 	TypeTaskObserved      Type = "foresight.task-observed.v1"
 	TypePredictionDelta   Type = "foresight.prediction-delta.v1"
@@ -30,7 +31,7 @@ var AllTypes = []Type{
 	TypeWorkflowSubmitted, TypeWorkflowRejected, TypeGraphBuilt, TypeDemandPredicted,
 	TypePlanReady, TypeVMProvisioned, TypeTaskDispatched, TypeTaskObserved,
 	TypePredictionDelta, TypeReplanRequested, TypeVMIdle, TypeVMReleased, TypeWorkflowCompleted,
-	TypePoolForecast, TypeVMStateChanged,
+	TypePoolForecast, TypeVMStateChanged, TypeVMUnneeded,
 }
 
 // Payload is implemented by every event data type.
@@ -233,6 +234,9 @@ type PlanReady struct {
 	PredictedCostUSD         float64     `json:"predicted_cost_usd"`
 	Contention               []Window    `json:"contention,omitempty"`
 	Reason                   string      `json:"reason,omitempty"`
+	// PlannedAt is the instant the plan's seconds count from (when the workflow's first
+	// plan was made): a VM request is due at PlannedAt + RequestAtSeconds.
+	PlannedAt time.Time `json:"planned_at,omitzero"`
 }
 
 // VMProvisioned says a VM is ready to run tasks.
@@ -330,6 +334,15 @@ type ReplanRequested struct {
 	TaskID     string `json:"task_id,omitempty"`
 }
 
+// VMUnneeded says a VM the plan requested has no work left: its tasks all ran elsewhere.
+// The pool manager cancels the request, or terminates the VM if it is already booting.
+type VMUnneeded struct {
+	WorkflowID string `json:"workflow_id"`
+	// Key is the plan's key for the VM request.
+	Key    string `json:"key"`
+	Reason string `json:"reason"`
+}
+
 // VMStateChanged records one transition of a VM's lifecycle (requested → provisioning →
 // hot_idle → busy → idle → warm → terminated, or failed), as the pool manager persisted it.
 type VMStateChanged struct {
@@ -412,6 +425,9 @@ func (PoolForecast) EventType() Type { return TypePoolForecast }
 
 // EventType implements Payload.
 func (VMStateChanged) EventType() Type { return TypeVMStateChanged }
+
+// EventType implements Payload.
+func (VMUnneeded) EventType() Type { return TypeVMUnneeded }
 
 // EventType implements Payload.
 func (TaskObserved) EventType() Type { return TypeTaskObserved }

@@ -139,7 +139,7 @@ func (s *Service) onDemandPredicted(ctx context.Context, tx pgx.Tx, env events.E
 	if err != nil {
 		return bus.Permanent(fmt.Errorf("plan %s: %w", dp.WorkflowID, err))
 	}
-	plan.WorkflowID, plan.Version = dp.WorkflowID, 1
+	plan.WorkflowID, plan.Version, plan.PlannedAt = dp.WorkflowID, 1, s.rt.Clock.Now().UTC()
 	graph, _ := json.Marshal(dp)
 	tag, err := tx.Exec(ctx,
 		`INSERT INTO allocations (workflow_id, plan_version, state, graph, planned_at) VALUES ($1, 1, 'planned', $2, $3)
@@ -154,6 +154,9 @@ func (s *Service) onDemandPredicted(ctx context.Context, tx pgx.Tx, env events.E
 	if _, err := tx.Exec(ctx, `INSERT INTO plans (workflow_id, version, plan, reason) VALUES ($1, 1, $2, $3)`,
 		dp.WorkflowID, planJSON, plan.Reason); err != nil {
 		return fmt.Errorf("insert plan: %w", err)
+	}
+	if err := recordRequests(ctx, tx, plan); err != nil {
+		return err
 	}
 	placed := make(map[string]events.Placement, len(plan.Placements))
 	for _, p := range plan.Placements {
@@ -197,6 +200,10 @@ func (s *Service) onVMProvisioned(ctx context.Context, tx pgx.Tx, env events.Env
 		 ON CONFLICT (vm_id) DO UPDATE SET released = false, ready_at = EXCLUDED.ready_at`,
 		vm.VMID, vm.WorkflowID, vm.Key, vm.InstanceType, vm.Cores, vm.MemoryBytes, vm.ReadyAt); err != nil {
 		return fmt.Errorf("insert vm: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE allocation_requests SET state = 'provisioned' WHERE workflow_id = $1 AND vm_key = $2`,
+		vm.WorkflowID, vm.Key); err != nil {
+		return err
 	}
 	if err := s.dispatch(ctx, tx, vm.WorkflowID); err != nil {
 		return err
@@ -291,6 +298,9 @@ func (s *Service) announceIdle(ctx context.Context, tx pgx.Tx, workflowID, cause
 	if state == "done" {
 		return nil
 	}
+	if err := s.cancelUnneeded(ctx, tx, workflowID, causeID); err != nil {
+		return err
+	}
 	rows, err := tx.Query(ctx, `
 		SELECT v.vm_id, v.vm_key, coalesce(v.idle_key, ''),
 		       (SELECT min(planned_start) FROM task_runs r WHERE r.workflow_id = $1 AND r.planned_vm = v.vm_key AND r.state = 'pending')
@@ -337,6 +347,43 @@ func (s *Service) announceIdle(ctx context.Context, tx pgx.Tx, workflowID, cause
 		}
 		if err := outbox.Emit(ctx, tx, events.DerivedID(causeID, "idle", v.id), Source, workflowID, now, ev); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// cancelUnneeded announces every requested VM that is not up yet and has no pending task
+// planned on it any more (dispatch ran them elsewhere): the pool manager cancels it, or
+// terminates it while it boots, before it costs a minimum charge.
+func (s *Service) cancelUnneeded(ctx context.Context, tx pgx.Tx, workflowID, causeID string) error {
+	rows, err := tx.Query(ctx, `
+		UPDATE allocation_requests q SET state = 'unneeded'
+		WHERE q.workflow_id = $1 AND q.state = 'requested'
+		  AND NOT EXISTS (SELECT 1 FROM task_runs r WHERE r.workflow_id = $1 AND r.planned_vm = q.vm_key AND r.state = 'pending')
+		RETURNING q.vm_key`, workflowID)
+	if err != nil {
+		return fmt.Errorf("find unneeded requests: %w", err)
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	now := s.rt.Clock.Now()
+	for _, k := range keys {
+		ev := events.VMUnneeded{WorkflowID: workflowID, Key: k, Reason: "every task planned on it was dispatched elsewhere"}
+		if err := outbox.Emit(ctx, tx, events.DerivedID(causeID, "unneeded", k), Source, workflowID, now, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordRequests adds a plan's VM requests to the workflow's ledger of requested VMs.
+func recordRequests(ctx context.Context, tx pgx.Tx, plan events.PlanReady) error {
+	for _, r := range plan.VMRequests {
+		if _, err := tx.Exec(ctx, `INSERT INTO allocation_requests (workflow_id, vm_key, state) VALUES ($1, $2, 'requested')
+			ON CONFLICT DO NOTHING`, plan.WorkflowID, r.Key); err != nil {
+			return fmt.Errorf("record vm request: %w", err)
 		}
 	}
 	return nil

@@ -112,11 +112,17 @@ func (s *Service) replan(ctx context.Context, tx pgx.Tx, workflowID, reason, cau
 		return nil
 	}
 	plan.WorkflowID, plan.Version = workflowID, version+1
+	if plannedAt != nil {
+		plan.PlannedAt = plannedAt.UTC()
+	}
 	plan.Reason = "re-plan: " + reason + "; " + plan.Reason
 	raw, _ := json.Marshal(plan)
 	if _, err := tx.Exec(ctx, `INSERT INTO plans (workflow_id, version, plan, reason) VALUES ($1, $2, $3, $4)`,
 		workflowID, plan.Version, raw, reason); err != nil {
 		return fmt.Errorf("store plan v%d: %w", plan.Version, err)
+	}
+	if err := recordRequests(ctx, tx, plan); err != nil {
+		return err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE allocations SET plan_version = $2, updated_at = $3 WHERE workflow_id = $1`,
 		workflowID, plan.Version, now); err != nil {

@@ -92,6 +92,7 @@ func (s *Service) Start(ctx context.Context) error {
 		// One at a time: targets reconcile the whole pool.
 		{"poolmanager-pool-forecast", events.TypePoolForecast, 1, s.onPoolForecast},
 		{"poolmanager-vm-idle", events.TypeVMIdle, 4, s.onVMIdle},
+		{"poolmanager-vm-unneeded", events.TypeVMUnneeded, 4, s.onVMUnneeded},
 	}
 	for _, sub := range subs {
 		if err := s.rt.SubscribeTx(ctx, sub.name, sub.typ, sub.concurrency, sub.fn); err != nil {
@@ -132,8 +133,14 @@ func (s *Service) onPlanReady(ctx context.Context, tx pgx.Tx, env events.Envelop
 		return err
 	}
 	now := s.rt.Clock.Now()
+	// Request times count from the plan's origin (its first version), not from now: a
+	// re-plan made an hour in asks for its VMs at its own times.
+	origin := plan.PlannedAt
+	if origin.IsZero() {
+		origin = now
+	}
 	for _, r := range plan.VMRequests {
-		launchAt := now.Add(time.Duration(r.RequestAtSeconds * float64(time.Second)))
+		launchAt := origin.Add(time.Duration(r.RequestAtSeconds * float64(time.Second)))
 		if r.PoolVMID != "" {
 			claimed, err := s.claim(ctx, tx, r, plan.WorkflowID, launchAt)
 			if err != nil {

@@ -285,3 +285,35 @@ func TestStandingPoolFollowsTheForecast(t *testing.T) {
 	require.Zero(t, b.poolStates(t)["hot_idle"])
 	require.Equal(t, hot, b.poolStates(t)["terminated"])
 }
+
+// TestUnneededRequestsAreCancelled: a request not yet launched is dropped without a
+// provider call; one booting is terminated.
+func TestUnneededRequestsAreCancelled(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cat := catalog.Default()
+	cloud, err := sim.New(sim.Options{Catalog: cat, Clock: b.clock, Seed: 4})
+	require.NoError(t, err)
+	s := New(b.rt, Options{Provider: cloud, Catalog: cat})
+	b.request(t, "key-later", "c7i.large")
+	_, err = b.pool.Exec(context.Background(), `UPDATE vms SET launch_at = launch_at + interval '1 hour' WHERE key = 'key-later'`)
+	require.NoError(t, err)
+	b.request(t, "key-booting", "c7i.large")
+	_, err = s.launchDue(context.Background())
+	require.NoError(t, err)
+	st, vmID, _, _ := b.row(t, "key-booting")
+	require.Equal(t, "provisioning", st)
+
+	for _, k := range []string{"key-later", "key-booting"} {
+		b.handle(t, s.onVMUnneeded, "", events.VMUnneeded{Key: k, Reason: "test"})
+	}
+	st, _, _, _ = b.row(t, "key-later")
+	require.Equal(t, "terminated", st)
+	st, _, _, _ = b.row(t, "key-booting")
+	require.Equal(t, "terminated", st)
+	vm, err := cloud.Describe(context.Background(), vmID)
+	if err == nil {
+		require.Equal(t, provider.StateTerminated, vm.State)
+	}
+	require.Len(t, cloud.VMs(), 1, "the request never launched made no VM")
+}

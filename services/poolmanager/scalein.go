@@ -109,6 +109,33 @@ func (s *Service) onVMIdle(ctx context.Context, tx pgx.Tx, env events.Envelope) 
 	}
 }
 
+// onVMUnneeded cancels a VM request whose planned tasks all ran elsewhere: one not yet
+// launched is dropped, one booting is terminated, before either costs a minimum charge.
+// A VM already up is left to scale-in, which sees it idle.
+func (s *Service) onVMUnneeded(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
+	u, err := bus.Decode[events.VMUnneeded](env)
+	if err != nil {
+		return err
+	}
+	var vmID, state string
+	err = tx.QueryRow(ctx, `SELECT coalesce(vm_id, ''), state FROM vms WHERE key = $1 FOR UPDATE`, u.Key).Scan(&vmID, &state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load vm %s: %w", u.Key, err)
+	}
+	switch pool.State(state) {
+	case pool.StateRequested:
+		s.log.Info("vm request cancelled", "workflow_id", u.WorkflowID, "vm_key", u.Key, "reason", u.Reason)
+		return s.transition(ctx, tx, u.Key, pool.StateRequested, pool.EventTerminate)
+	case pool.StateProvisioning:
+		s.log.Info("booting vm terminated", "workflow_id", u.WorkflowID, "vm_id", vmID, "reason", u.Reason)
+		return s.terminate(ctx, tx, u.Key, vmID, pool.StateProvisioning)
+	}
+	return nil
+}
+
 // startDue starts one warm VM whose planned restart time has come.
 func (s *Service) startDue(ctx context.Context) (int, error) {
 	tx, err := s.rt.Pool.Begin(ctx)
