@@ -25,10 +25,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("o", "table", "output format: table or json")
 	learning := fs.Int("learning", 100, "workflows in the RL learning-curve run (0 skips it)")
 	objective := fs.String("objective", "balanced", "planning objective: fastest, cheapest or balanced")
-	scaleIn := fs.Bool("scale-in", false, "foresight and oracle release VMs by production's look-ahead scale-in instead of when their plan has nothing left for them")
-	cancelUnneeded := fs.Bool("cancel-unneeded-launches", false, "with --scale-in: also drop launches whose planned tasks all started elsewhere (a proposed production fix)")
+	releases := fs.String("releases", "production", "how foresight and oracle give VMs back: production (look-ahead scale-in, unneeded launches cancelled, as the pool manager does) or plan (once the plan has nothing left for a VM)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: foresight bench --traces DIR [--history DIR] [--catalog FILE] [--seed N] [--scale-in [--cancel-unneeded-launches]] [--out DIR] [-o json|table]")
+		fmt.Fprintln(stderr, "usage: foresight bench --traces DIR [--history DIR] [--catalog FILE] [--seed N] [--releases production|plan] [--out DIR] [-o json|table]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -53,7 +52,13 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	opts := bench.Options{Catalog: cat, Seed: *seed, LearningWorkflows: *learning, Objective: *objective, ScaleIn: *scaleIn, CancelUnneededLaunches: *cancelUnneeded}
+	if *releases != "production" && *releases != "plan" {
+		fmt.Fprintf(stderr, "foresight bench: --releases %q: want production or plan\n", *releases)
+		return 2
+	}
+	production := *releases == "production"
+	opts := bench.Options{Catalog: cat, Seed: *seed, LearningWorkflows: *learning, Objective: *objective,
+		ScaleIn: production, CancelUnneededLaunches: production}
 	var err error
 	var skipped []bench.Skipped
 	if opts.Traces, skipped, err = bench.LoadDir(*traces); err != nil {

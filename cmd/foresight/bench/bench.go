@@ -62,14 +62,12 @@ type Options struct {
 
 	// ScaleIn makes foresight and oracle release VMs by production's look-ahead scale-in
 	// (the allocator's idle announcements and pool.ScaleIn) instead of as soon as their plan
-	// has nothing left for a VM. Off by default: on the development traces it costs more
-	// (see doc.go), because production launches every VM its plan requested and lets a
-	// booting one come up even when dispatch already ran all its planned tasks elsewhere.
+	// has nothing left for a VM (see doc.go). The CLI turns it on, with
+	// CancelUnneededLaunches, to measure what production runs.
 	ScaleIn bool
-	// CancelUnneededLaunches, with ScaleIn, measures the production fix doc.go proposes: a
-	// plan VM whose planned tasks have all started elsewhere is not launched, and one still
-	// booting is cancelled (not billed), at the same events the allocator announces idle
-	// VMs. Production does not do this yet.
+	// CancelUnneededLaunches, with ScaleIn, is production's vm-unneeded: a plan VM whose
+	// planned tasks have all started elsewhere is not launched, and one still booting is
+	// cancelled (not billed), at the same events the allocator announces idle VMs.
 	CancelUnneededLaunches bool
 
 	// planMaker replaces the planner in tests.
@@ -170,7 +168,16 @@ func Run(opts Options) (*Result, error) {
 	}
 	res := &Result{Seed: opts.Seed}
 	hs := histories{}
+	// A run that is also scored never joins history first: it would be predicted from its
+	// own runtimes. It joins after it is scored, like every scored trace.
+	scored := make(map[string]bool, len(opts.Traces))
+	for _, tr := range opts.Traces {
+		scored[tr.Digest] = true
+	}
 	for _, tr := range opts.History {
+		if tr.Digest != "" && scored[tr.Digest] {
+			continue
+		}
 		hs.of(tr.Family).observe(tr, trueRuntimes(tr))
 	}
 	ag := newAgent()

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -97,6 +98,8 @@ func TestHistoryNeverHoldsTheScoredTrace(t *testing.T) {
 	tests := []struct {
 		name    string
 		history []*Trace
+		// traces are scored (all of real when nil).
+		traces []*Trace
 		// want maps a trace to whether its family had history when it was scored.
 		want map[string]bool
 	}{
@@ -109,8 +112,15 @@ func TestHistoryNeverHoldsTheScoredTrace(t *testing.T) {
 		},
 		{
 			name: "a history directory is observed first", history: []*Trace{real[2]},
+			traces: []*Trace{real[0], real[1], real[3]},
 			want: map[string]bool{
-				"blast-chameleon-small-001.json": false, "srasearch-chameleon-10a-001.json": true,
+				"blast-chameleon-small-001.json": false, "srasearch-chameleon-10a-002.json": true,
+			},
+		},
+		{
+			name: "a run given as history and to score is not its own history", history: []*Trace{real[2]},
+			want: map[string]bool{
+				"blast-chameleon-small-001.json": false, "srasearch-chameleon-10a-001.json": false,
 				"srasearch-chameleon-10a-002.json": true,
 			},
 		},
@@ -118,7 +128,11 @@ func TestHistoryNeverHoldsTheScoredTrace(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			res, err := Run(Options{Traces: real, History: tc.history, Catalog: f.cat, Seed: 1})
+			traces := tc.traces
+			if traces == nil {
+				traces = real
+			}
+			res, err := Run(Options{Traces: traces, History: tc.history, Catalog: f.cat, Seed: 1})
 			require.NoError(t, err)
 			seen := map[string]bool{}
 			for _, r := range res.Prediction {
@@ -153,4 +167,23 @@ func TestUnusableTracesAreSkippedNotFatal(t *testing.T) {
 		require.Equal(t, "chain-synthetic-001.json", r.Trace)
 	}
 	require.Len(t, res.Runs, len(Policies))
+}
+
+// TestHistoryNeverHoldsTheScoredRun: giving the same runs as history and as traces to
+// score must not let a run be predicted from its own runtimes, so the result equals
+// scoring them with no history at all.
+func TestHistoryNeverHoldsTheScoredRun(t *testing.T) {
+	t.Parallel()
+	trs, _, err := LoadDir(filepath.Join("testdata", "real"))
+	require.NoError(t, err)
+	require.NotEmpty(t, trs)
+	opts := Options{Catalog: catalog.Default(), Seed: 3, LearningWorkflows: 0}
+	opts.Traces = trs
+	alone, err := Run(opts)
+	require.NoError(t, err)
+	opts.History = trs
+	same, err := Run(opts)
+	require.NoError(t, err)
+	require.Equal(t, alone.Prediction, same.Prediction)
+	require.Equal(t, alone.Runs, same.Runs)
 }

@@ -35,25 +35,24 @@
 //     ready VM with room — so a task never waits for its planned VM while another has room,
 //     and a later-planned task can take room an earlier one was planned to use only if it
 //     is ready first or ranks higher. A VM is released (or its launch cancelled) once it is
-//     idle and the plan has nothing left for it. Options.ScaleIn (--scale-in) replaces
-//     that rule with production's look-ahead scale-in: after every instant at which a VM
-//     became ready or a task finished, every ready VM with no task running is examined,
-//     and announced idle again when its next need changed — the earliest planned start
-//     (plan time, seconds since the first plan) of an unstarted task planned on its key,
-//     truncated to 10 s, or "never" — as the allocator's announceIdle does; each
-//     announcement goes to pool.ScaleIn, which keeps it hot, stops it to warm standby
-//     (started again one warm P90 ahead of the need: same key, its announcement kept,
-//     storage billed while stopped; never when nothing needs it) or terminates it
-//     (relaunched cold one cold P90 ahead of a remaining need under the same plan key);
-//     the workflow's completion releases the rest. It is off by default because on the
-//     development traces it still scores worse on the balanced objective than plan-driven
-//     releases: production launches every VM its plan requested, and lets a booting one
-//     come up, even when dispatch has already started all its planned tasks elsewhere;
-//     each such VM is then announced idle with nothing planned and terminated, paying the
-//     minimum bill (short, wide workflows suffer most). Options.CancelUnneededLaunches
-//     (--cancel-unneeded-launches) measures the fix: such a launch is skipped, or
-//     cancelled while booting, at the same events; with it scale-in beats plan-driven
-//     releases. Production does not do this yet. Finished tasks feed the
+//     idle and the plan has nothing left for it, unless Options.ScaleIn (production's rule,
+//     and the CLI's default, --releases production) replaces that rule with production's
+//     look-ahead scale-in: after every instant at which a VM became ready or a task
+//     finished, every ready VM with no task running is examined, and announced idle again
+//     when its next need changed — the earliest planned start (plan time, seconds since the
+//     first plan) of an unstarted task planned on its key, truncated to 10 s, or "never" —
+//     as the allocator's announceIdle does; each announcement goes to pool.ScaleIn, which
+//     keeps it hot, stops it to warm standby (started again one warm P90 ahead of the need:
+//     same key, its announcement kept, storage billed while stopped; never when nothing
+//     needs it) or terminates it (relaunched cold one cold P90 ahead of a remaining need
+//     under the same plan key); the workflow's completion releases the rest. With
+//     Options.CancelUnneededLaunches (production's vm-unneeded) a plan VM whose planned
+//     tasks all started elsewhere is not launched, or is cancelled while booting, at the
+//     same events. Measured on the development traces, production's rule scores slightly
+//     better on the balanced objective than plan-driven releases (--releases plan), and
+//     without the cancellation it scored worse: launches whose tasks had run elsewhere each
+//     paid a minimum bill.
+//     Finished tasks feed the
 //     model's run overlay (siblings), and drift — a task finishing, or still running,
 //     more than max(30 s, 50% of its planned duration) past
 //     or before its planned finish, or runnable that much before its planned start —

@@ -98,7 +98,7 @@ type planExecutor struct {
 	// scaleIn selects production's look-ahead scale-in instead of plan-driven releases.
 	scaleIn bool
 	// cancelUnneeded, with scaleIn, drops the launch of a plan VM none of whose planned
-	// tasks is left (Options.CancelUnneededLaunches): not production's behaviour yet.
+	// tasks is left (Options.CancelUnneededLaunches, production's vm-unneeded).
 	cancelUnneeded bool
 	// due are the pool manager's scheduled starts of stopped VMs and relaunches.
 	due []dueStart

@@ -111,9 +111,9 @@ func writePlots(dir string, res *Result) ([]string, error) {
 func releaseRule(opts Options) string {
 	switch {
 	case opts.ScaleIn && opts.CancelUnneededLaunches:
-		return "production's look-ahead scale-in, with unneeded launches cancelled (a proposed fix, not production yet)"
+		return "production's look-ahead scale-in, unneeded launches cancelled (what production runs)"
 	case opts.ScaleIn:
-		return "production's look-ahead scale-in"
+		return "look-ahead scale-in without cancelling unneeded launches (production before it cancelled them)"
 	default:
 		return "their plan (released once the plan has nothing left for them)"
 	}

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,6 +46,9 @@ type Trace struct {
 	Tasks  []Task
 	// Order is a topological order of Tasks.
 	Order []int
+	// Digest identifies the file's content (SHA-256), so the same run given as history and
+	// as a trace to score is recognised whatever its path.
+	Digest string
 
 	graph *dag.Graph
 }
@@ -123,7 +128,8 @@ func ParseTrace(name string, data []byte) (*Trace, error) {
 	if len(wf.Tasks) == 0 {
 		return nil, fmt.Errorf("%s: %w", name, ErrEmptyTrace)
 	}
-	tr := &Trace{Name: name, Family: family}
+	sum := sha256.Sum256(data)
+	tr := &Trace{Name: name, Family: family, Digest: hex.EncodeToString(sum[:])}
 	index := make(map[string]int, len(wf.Tasks))
 	for i, t := range wf.Tasks {
 		index[t.ID] = i
