@@ -336,3 +336,34 @@ func TestLostEventIsReEmitted(t *testing.T) {
 	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count FROM reconciliations WHERE workflow_id = $1`, id).Scan(&count))
 	require.GreaterOrEqual(t, count, 1)
 }
+
+// TestFailureRetriesThenBlocksDescendants: a failing task is retried as its spec allows,
+// then fails for good; its descendants (two levels) never run and are upstream_failed, an
+// independent branch still runs, and the workflow fails.
+func TestFailureRetriesThenBlocksDescendants(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	body := `{"name":"failing","tasks":[
+		{"id":"bad","command":["sh","-c","exit 3"],"retries":1,"cpu":0.5,"memory":"16Mi"},
+		{"id":"child","command":["true"],"depends_on":["bad"],"cpu":0.5,"memory":"16Mi"},
+		{"id":"grandchild","command":["true"],"depends_on":["child"],"cpu":0.5,"memory":"16Mi"},
+		{"id":"ok","command":["true"],"cpu":0.5,"memory":"16Mi"}]}`
+	code, sub := submit(t, s.api, body)
+	require.Equal(t, http.StatusAccepted, code, sub)
+	id := sub["id"].(string)
+	st := waitStatus(t, s.api, id, 60*time.Second)
+	require.Equal(t, "failed", st["status"])
+	states := map[string]string{}
+	attempts := map[string]float64{}
+	for _, raw := range st["tasks"].([]any) {
+		task := raw.(map[string]any)
+		states[task["id"].(string)] = task["state"].(string)
+		attempts[task["id"].(string)] = task["attempt"].(float64)
+	}
+	require.Equal(t, map[string]string{"bad": "failed", "child": "upstream_failed", "grandchild": "upstream_failed", "ok": "succeeded"}, states)
+	require.Equal(t, 2.0, attempts["bad"], "one retry")
+	var ran int
+	require.NoError(t, s.pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM agent_runs WHERE workflow_id = $1 AND task_id IN ('child', 'grandchild')`, id).Scan(&ran))
+	require.Zero(t, ran, "blocked tasks never run")
+}

@@ -174,10 +174,10 @@ func (s *Service) onDemandPredicted(ctx context.Context, tx pgx.Tx, env events.E
 		if ok {
 			start = &p.StartSeconds
 		}
-		rows = append(rows, []any{dp.WorkflowID, t.ID, "pending", t.CPU, t.MemoryBytes, parents, t.Retries, t.UpwardRank, p.VMKey, start, spec})
+		rows = append(rows, []any{dp.WorkflowID, t.ID, "pending", t.CPU, t.MemoryBytes, parents, len(parents), t.Retries, t.UpwardRank, p.VMKey, start, spec})
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"task_runs"},
-		[]string{"workflow_id", "task_id", "state", "cpu", "memory_bytes", "parents", "retries", "priority", "planned_vm", "planned_start", "spec"},
+		[]string{"workflow_id", "task_id", "state", "cpu", "memory_bytes", "parents", "unfinished_parents", "retries", "priority", "planned_vm", "planned_start", "spec"},
 		pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("insert task runs: %w", err)
 	}
@@ -257,6 +257,12 @@ func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Enve
 		s.log.Info("stale observation ignored", "workflow_id", obs.WorkflowID, "task_id", obs.TaskID, "attempt", obs.Attempt)
 		return nil
 	}
+	// The task's room on its VM is free again (before an OOM retry grows its memory).
+	if _, err := tx.Exec(ctx, `
+		UPDATE allocation_vms v SET used_cores = greatest(v.used_cores - r.cpu, 0), used_memory_bytes = greatest(v.used_memory_bytes - r.memory_bytes, 0)
+		FROM task_runs r WHERE r.workflow_id = $1 AND r.task_id = $2 AND v.vm_id = r.vm_id`, obs.WorkflowID, obs.TaskID); err != nil {
+		return fmt.Errorf("free room of %s: %w", obs.TaskID, err)
+	}
 	next := dispatch.Succeeded
 	if obs.Status != events.StatusSucceeded {
 		next = dispatch.Failed
@@ -276,6 +282,27 @@ func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Enve
 	if _, err := tx.Exec(ctx, `UPDATE task_runs SET state = $3, finished_at = $4 WHERE workflow_id = $1 AND task_id = $2`,
 		obs.WorkflowID, obs.TaskID, string(next), obs.FinishedAt); err != nil {
 		return fmt.Errorf("update task run: %w", err)
+	}
+	switch next {
+	case dispatch.Succeeded:
+		// One parent fewer to wait for, for each child.
+		if _, err := tx.Exec(ctx, `UPDATE task_runs SET unfinished_parents = unfinished_parents - 1
+			WHERE workflow_id = $1 AND parents @> ARRAY[$2]::text[]`, obs.WorkflowID, obs.TaskID); err != nil {
+			return fmt.Errorf("release children of %s: %w", obs.TaskID, err)
+		}
+	case dispatch.Failed:
+		// Failed for good: every descendant can never run (Airflow's upstream_failed).
+		if _, err := tx.Exec(ctx, `
+			WITH RECURSIVE below(task_id) AS (
+				SELECT c.task_id FROM task_runs c WHERE c.workflow_id = $1 AND c.parents @> ARRAY[$2]::text[]
+				UNION
+				SELECT c.task_id FROM task_runs c JOIN below b ON c.parents @> ARRAY[b.task_id]::text[] WHERE c.workflow_id = $1
+			)
+			UPDATE task_runs SET state = 'upstream_failed', finished_at = $3
+			WHERE workflow_id = $1 AND state = 'pending' AND task_id IN (SELECT task_id FROM below)`,
+			obs.WorkflowID, obs.TaskID, obs.FinishedAt); err != nil {
+			return fmt.Errorf("mark descendants of %s: %w", obs.TaskID, err)
+		}
 	}
 	if err := s.dispatch(ctx, tx, obs.WorkflowID); err != nil {
 		return err
@@ -305,8 +332,7 @@ func (s *Service) announceIdle(ctx context.Context, tx pgx.Tx, workflowID, cause
 		SELECT v.vm_id, v.vm_key, coalesce(v.idle_key, ''),
 		       (SELECT min(planned_start) FROM task_runs r WHERE r.workflow_id = $1 AND r.planned_vm = v.vm_key AND r.state = 'pending')
 		FROM allocation_vms v
-		WHERE v.workflow_id = $1 AND NOT v.released
-		  AND NOT EXISTS (SELECT 1 FROM task_runs r WHERE r.workflow_id = $1 AND r.vm_id = v.vm_id AND r.state = 'dispatched')
+		WHERE v.workflow_id = $1 AND NOT v.released AND v.used_cores < 1e-9 AND v.used_memory_bytes <= 0
 		ORDER BY v.vm_id`, workflowID)
 	if err != nil {
 		return fmt.Errorf("find idle vms: %w", err)
@@ -407,8 +433,13 @@ func lockAllocation(ctx context.Context, tx pgx.Tx, workflowID string) error {
 
 // dispatch starts every task that is ready and fits, in the caller's transaction.
 func (s *Service) dispatch(ctx context.Context, tx pgx.Tx, workflowID string) error {
+	// Only what can change now: tasks whose parents all succeeded, and each VM's free room.
+	// Readiness (unfinished_parents) and room in use (used_cores, used_memory_bytes) are
+	// kept incrementally, so an event does not re-read the workflow; Decide sees the ready
+	// tasks as parentless and each VM as the size of its free room.
 	rows, err := tx.Query(ctx,
-		`SELECT task_id, state, parents, cpu, memory_bytes, priority, planned_vm, coalesce(vm_id, '') FROM task_runs WHERE workflow_id = $1`, workflowID)
+		`SELECT task_id, state, cpu, memory_bytes, priority, planned_vm, coalesce(vm_id, '') FROM task_runs
+		 WHERE workflow_id = $1 AND state = 'pending' AND unfinished_parents = 0`, workflowID)
 	if err != nil {
 		return fmt.Errorf("load task runs: %w", err)
 	}
@@ -416,7 +447,7 @@ func (s *Service) dispatch(ctx context.Context, tx pgx.Tx, workflowID string) er
 	for rows.Next() {
 		var t dispatch.Task
 		var st string
-		if err := rows.Scan(&t.ID, &st, &t.Parents, &t.CPU, &t.MemoryBytes, &t.Priority, &t.PlannedVM, &t.VM); err != nil {
+		if err := rows.Scan(&t.ID, &st, &t.CPU, &t.MemoryBytes, &t.Priority, &t.PlannedVM, &t.VM); err != nil {
 			rows.Close()
 			return fmt.Errorf("scan task run: %w", err)
 		}
@@ -424,7 +455,11 @@ func (s *Service) dispatch(ctx context.Context, tx pgx.Tx, workflowID string) er
 		tasks = append(tasks, t)
 	}
 	rows.Close()
-	vmRows, err := tx.Query(ctx, `SELECT vm_id, vm_key, cores, memory_bytes FROM allocation_vms WHERE workflow_id = $1 AND NOT released`, workflowID)
+	if len(tasks) == 0 {
+		return s.markProgress(ctx, tx, workflowID, nil)
+	}
+	vmRows, err := tx.Query(ctx, `SELECT vm_id, vm_key, cores - used_cores, memory_bytes - used_memory_bytes FROM allocation_vms
+		WHERE workflow_id = $1 AND NOT released`, workflowID)
 	if err != nil {
 		return fmt.Errorf("load vms: %w", err)
 	}
@@ -457,8 +492,10 @@ func (s *Service) dispatch(ctx context.Context, tx pgx.Tx, workflowID string) er
 			workflowID, a.Task, a.VM, now).Scan(&attempt, &spec); err != nil {
 			return fmt.Errorf("mark dispatched %s: %w", a.Task, err)
 		}
-		// Busy again: when it next idles it is announced afresh.
-		if _, err := tx.Exec(ctx, `UPDATE allocation_vms SET idle_key = NULL WHERE vm_id = $1`, a.VM); err != nil {
+		// Busy again (when it next idles it is announced afresh), with less room.
+		if _, err := tx.Exec(ctx, `UPDATE allocation_vms v SET idle_key = NULL, used_cores = v.used_cores + r.cpu,
+			used_memory_bytes = v.used_memory_bytes + r.memory_bytes FROM task_runs r
+			WHERE v.vm_id = $3 AND r.workflow_id = $1 AND r.task_id = $2`, workflowID, a.Task, a.VM); err != nil {
 			return err
 		}
 		var task events.Task
@@ -471,25 +508,27 @@ func (s *Service) dispatch(ctx context.Context, tx pgx.Tx, workflowID string) er
 			return err
 		}
 	}
-	state := "running"
-	if allTerminal(tasks, d) {
-		state = "done"
-	}
-	_, err = tx.Exec(ctx, `UPDATE allocations SET state = $2, updated_at = $3, started_at = coalesce(started_at, $3) WHERE workflow_id = $1`,
-		workflowID, state, now)
-	return err
+	return s.markProgress(ctx, tx, workflowID, d.Start)
 }
 
-func allTerminal(tasks []dispatch.Task, d dispatch.Decision) bool {
-	if len(d.Start) > 0 {
-		return false
-	}
-	for _, t := range tasks {
-		if !t.State.Terminal() {
-			return false
+// markProgress records that the workflow is running, or done once no task is pending or
+// running.
+func (s *Service) markProgress(ctx context.Context, tx pgx.Tx, workflowID string, started []dispatch.Assignment) error {
+	now := s.rt.Clock.Now()
+	state := "running"
+	if len(started) == 0 {
+		var open bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM task_runs WHERE workflow_id = $1 AND state IN ('pending', 'dispatched'))`,
+			workflowID).Scan(&open); err != nil {
+			return err
+		}
+		if !open {
+			state = "done"
 		}
 	}
-	return true
+	_, err := tx.Exec(ctx, `UPDATE allocations SET state = $2, updated_at = $3, started_at = coalesce(started_at, $3) WHERE workflow_id = $1`,
+		workflowID, state, now)
+	return err
 }
 
 // Build is the service's factory for service.Main and the all-in-one binary: with the

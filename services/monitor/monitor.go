@@ -5,7 +5,6 @@ package monitor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -73,13 +72,19 @@ func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Enve
 	if err != nil {
 		return fmt.Errorf("load task %s/%s: %w", o.WorkflowID, o.TaskID, err)
 	}
-	if _, err := tx.Exec(ctx,
+	tag, err := tx.Exec(ctx,
 		`INSERT INTO task_observations (workflow_id, task_id, attempt, vm_id, family, signature, category, status, exit_code,
 		   started_at, finished_at, runtime_seconds, cpu_seconds, peak_rss_bytes, predicted_seconds, input_bytes, error)
 		 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17) ON CONFLICT DO NOTHING`,
 		o.WorkflowID, o.TaskID, o.Attempt, o.VMID, family, signature, category, o.Status, o.ExitCode,
-		o.StartedAt, o.FinishedAt, o.RuntimeSeconds, o.CPUSeconds, o.PeakRSSBytes, predicted, inputBytes, o.Error); err != nil {
+		o.StartedAt, o.FinishedAt, o.RuntimeSeconds, o.CPUSeconds, o.PeakRSSBytes, predicted, inputBytes, o.Error)
+	if err != nil {
 		return fmt.Errorf("store observation: %w", err)
+	}
+	if tag.RowsAffected() == 1 {
+		if err := countOutcome(ctx, tx, o); err != nil {
+			return err
+		}
 	}
 	now := s.rt.Clock.Now()
 	delta := events.PredictionDelta{WorkflowID: o.WorkflowID, TaskID: o.TaskID, Signature: signature, Family: family,
@@ -95,21 +100,35 @@ func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Enve
 	return s.checkDrift(ctx, tx, env.ID, o)
 }
 
+// countOutcome adds a newly stored observation to its workflow's running counts: a success,
+// or a failure on the task's last allowed attempt. The counts start from the graph's size.
+func countOutcome(ctx context.Context, tx pgx.Tx, o events.TaskObserved) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO workflow_progress (workflow_id, total)
+		SELECT $1, count(*) FROM workflow_tasks WHERE workflow_id = $1 ON CONFLICT DO NOTHING`, o.WorkflowID); err != nil {
+		return fmt.Errorf("start progress: %w", err)
+	}
+	_, err := tx.Exec(ctx, `
+		UPDATE workflow_progress p SET
+		  succeeded = p.succeeded + CASE WHEN $2 = 'succeeded' THEN 1 ELSE 0 END,
+		  final_failures = p.final_failures + CASE WHEN $2 <> 'succeeded' AND $3 > t.retries THEN 1 ELSE 0 END
+		FROM workflow_tasks t WHERE p.workflow_id = $1 AND t.workflow_id = $1 AND t.task_id = $4`,
+		o.WorkflowID, o.Status, o.Attempt, o.TaskID)
+	if err != nil {
+		return fmt.Errorf("count outcome: %w", err)
+	}
+	return nil
+}
+
 // checkDrift asks the allocator to re-plan when the task's runtime left its predicted band.
 func (s *Service) checkDrift(ctx context.Context, tx pgx.Tx, eventID string, o events.TaskObserved) error {
-	var raw []byte
-	err := tx.QueryRow(ctx,
-		`SELECT p FROM forecasts, jsonb_array_elements(forecast->'event'->'predictions') p
-		 WHERE workflow_id = $1 AND p->>'task_id' = $2`, o.WorkflowID, o.TaskID).Scan(&raw)
+	p := events.TaskPrediction{TaskID: o.TaskID}
+	err := tx.QueryRow(ctx, `SELECT p50_seconds, p90_seconds, source FROM predictions WHERE workflow_id = $1 AND task_id = $2`,
+		o.WorkflowID, o.TaskID).Scan(&p.P50Seconds, &p.P90Seconds, &p.Source)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("load prediction: %w", err)
-	}
-	var p events.TaskPrediction
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return nil
 	}
 	reason := drift.Check(o, p)
 	if reason == "" {
@@ -123,6 +142,16 @@ func (s *Service) checkDrift(ctx context.Context, tx pgx.Tx, eventID string, o e
 // checkCompletion emits workflow-completed when every task settled and reports whether it
 // did.
 func (s *Service) checkCompletion(ctx context.Context, tx pgx.Tx, workflowID string) (bool, error) {
+	// Fast path: with nothing failed for good, the workflow is complete only when every
+	// task succeeded, which the running counts answer without reading the graph.
+	var total, succeeded, finalFailures int
+	if err := tx.QueryRow(ctx, `SELECT total, succeeded, final_failures FROM workflow_progress WHERE workflow_id = $1`,
+		workflowID).Scan(&total, &succeeded, &finalFailures); err != nil {
+		return false, fmt.Errorf("load progress: %w", err)
+	}
+	if finalFailures == 0 && succeeded < total {
+		return false, nil
+	}
 	rows, err := tx.Query(ctx, `SELECT task_id, parents, retries FROM workflow_tasks WHERE workflow_id = $1`, workflowID)
 	if err != nil {
 		return false, err

@@ -223,8 +223,19 @@ func (s *Service) onGraphBuilt(ctx context.Context, tx pgx.Tx, env events.Envelo
 			WarmAheadSeconds: a.WarmAheadSeconds, Reason: reason},
 	}
 	rec, _ := json.Marshal(forecastRecord{Event: out, Features: x, Action: idx})
-	if _, err := tx.Exec(ctx, `INSERT INTO forecasts (workflow_id, forecast) VALUES ($1, $2) ON CONFLICT DO NOTHING`, g.WorkflowID, rec); err != nil {
+	tag, err := tx.Exec(ctx, `INSERT INTO forecasts (workflow_id, forecast) VALUES ($1, $2) ON CONFLICT DO NOTHING`, g.WorkflowID, rec)
+	if err != nil {
 		return fmt.Errorf("store forecast: %w", err)
+	}
+	if tag.RowsAffected() == 1 {
+		rows := make([][]any, len(preds))
+		for i, p := range preds {
+			rows[i] = []any{g.WorkflowID, p.TaskID, p.P50Seconds, p.P90Seconds, p.Source}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"predictions"}, []string{"workflow_id", "task_id", "p50_seconds", "p90_seconds", "source"},
+			pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("store predictions: %w", err)
+		}
 	}
 	return outbox.Emit(ctx, tx, events.DerivedID(env.ID, "demand"), Source, g.WorkflowID, s.rt.Clock.Now(), out)
 }

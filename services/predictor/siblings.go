@@ -17,14 +17,21 @@ import (
 )
 
 // reviseThreshold is how far (relative) an unfinished task's P50 must move before a
-// revised forecast is worth publishing.
-const reviseThreshold = 0.10
+// revised forecast is worth publishing, and reviseEvery the share of the workflow's tasks
+// that must finish between two revisions: a revision carries the whole graph, so their
+// number stays bounded (about 1/reviseEvery) however large the workflow.
+const (
+	reviseThreshold = 0.10
+	reviseEvery     = 0.05
+)
 
 // liveRun is the sibling overlay of one running workflow and the forecast it revises.
 type liveRun struct {
 	run    *model.Run
 	record forecastRecord
 	done   map[string]bool
+	// sinceRevision counts tasks finished since the last revision was published.
+	sinceRevision int
 	// started holds the tasks already counted as dispatched.
 	started map[string]bool
 }
@@ -71,12 +78,17 @@ func (s *Service) sharpen(ctx context.Context, tx pgx.Tx, causeID string, d even
 	}
 	lr.done[d.TaskID] = true
 	lr.run.Observe(o)
+	lr.sinceRevision++
+	if float64(lr.sinceRevision) < reviseEvery*float64(len(lr.record.Event.Graph.Tasks)) {
+		return nil
+	}
 
 	ev := lr.record.Event
 	changed := false
 	preds := append([]events.TaskPrediction(nil), ev.Predictions...)
 	for i, t := range ev.Graph.Tasks {
-		if lr.done[t.ID] || i >= len(preds) {
+		// Only the finished task's siblings (same signature or category) can move.
+		if lr.done[t.ID] || i >= len(preds) || (t.Signature != d.Signature && t.Category != d.Category) {
 			continue
 		}
 		p := lr.run.Predict(s.query(ev.Graph.Family, t))
@@ -107,16 +119,25 @@ func (s *Service) sharpen(ctx context.Context, tx pgx.Tx, causeID string, d even
 	ev.Demand, ev.PredictedMakespanSeconds = curve.Points, curve.MakespanP50
 	ev.Contention = forecast.Contention(curve, s.opts.CapacityCores, s.opts.CapacityMemoryBytes)
 	lr.record.Event = ev
-	raw, _ := json.Marshal(lr.record)
-	if _, err := tx.Exec(ctx, `UPDATE forecasts SET forecast = $2 WHERE workflow_id = $1`, d.WorkflowID, raw); err != nil {
+	lr.sinceRevision = 0
+	ids, p50s, p90s, sources := make([]string, 0, len(preds)), make([]float64, 0, len(preds)), make([]float64, 0, len(preds)), make([]string, 0, len(preds))
+	for i, t := range ev.Graph.Tasks {
+		if !lr.done[t.ID] && i < len(preds) {
+			ids, p50s, p90s, sources = append(ids, t.ID), append(p50s, preds[i].P50Seconds), append(p90s, preds[i].P90Seconds), append(sources, preds[i].Source)
+		}
+	}
+	if _, err := tx.Exec(ctx, `
+		UPDATE predictions p SET p50_seconds = u.p50, p90_seconds = u.p90, source = u.source, revision = $2
+		FROM unnest($3::text[], $4::float8[], $5::float8[], $6::text[]) AS u(task, p50, p90, source)
+		WHERE p.workflow_id = $1 AND p.task_id = u.task`, d.WorkflowID, ev.Revision, ids, p50s, p90s, sources); err != nil {
 		return fmt.Errorf("store revision: %w", err)
 	}
 	s.log.Info("predictions sharpened by finished siblings", "workflow_id", d.WorkflowID, "revision", ev.Revision, "after_task", d.TaskID)
 	return outbox.Emit(ctx, tx, events.DerivedID(causeID, "revision"), Source, d.WorkflowID, s.rt.Clock.Now(), ev)
 }
 
-// liveRun returns the workflow's overlay, rebuilding it from its stored forecast and the
-// observations already made (after a restart, or when another replica handled earlier
+// liveRun returns the workflow's overlay, rebuilding it from its stored forecast (the one
+// made at submission; revisions live in the predictions table) and the observations made (after a restart, or when another replica handled earlier
 // deltas). It returns nil for a workflow this predictor never forecast.
 func (s *Service) liveRun(ctx context.Context, tx pgx.Tx, workflowID string) (*liveRun, error) {
 	if lr, ok := s.runs[workflowID]; ok {

@@ -2,7 +2,6 @@ package predictor
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -63,65 +62,9 @@ func predictionOf(t *testing.T, pool interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
 }, wf, task string) events.TaskPrediction {
 	t.Helper()
-	var raw []byte
+	p := events.TaskPrediction{TaskID: task}
 	require.NoError(t, pool.QueryRow(context.Background(),
-		`SELECT p FROM forecasts, jsonb_array_elements(forecast->'event'->'predictions') p WHERE workflow_id = $1 AND p->>'task_id' = $2`,
-		wf, task).Scan(&raw))
-	var p events.TaskPrediction
-	require.NoError(t, json.Unmarshal(raw, &p))
+		`SELECT p50_seconds, p90_seconds, source FROM predictions WHERE workflow_id = $1 AND task_id = $2`,
+		wf, task).Scan(&p.P50Seconds, &p.P90Seconds, &p.Source))
 	return p
-}
-
-// TestModelSurvivesRestart: what the runtime models learned is restored by a new
-// predictor process from the snapshot and the observations after it.
-func TestModelSurvivesRestart(t *testing.T) {
-	t.Parallel()
-	_, pool := testenv.Database(t)
-	ctx := context.Background()
-	clk := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	rt := &service.Runtime{Pool: pool, Clock: clk, Log: slog.New(slog.DiscardHandler)}
-	first := New(rt, Options{})
-	require.NoError(t, first.loadHistory(ctx))
-	for range 20 {
-		first.model.Observe(model.Observation{Signature: "f/x", Family: "f", Category: "x", CPU: 1, RuntimeSeconds: 42})
-	}
-	env, err := events.New("test", "00000000-0000-0000-0000-0000000000c1", clk.Now(),
-		events.WorkflowCompleted{WorkflowID: "00000000-0000-0000-0000-0000000000c1", Status: events.WorkflowSucceeded})
-	require.NoError(t, err)
-	require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return first.onCompleted(ctx, tx, env) }))
-
-	second := New(rt, Options{})
-	require.NoError(t, second.loadHistory(ctx))
-	q := model.Query{Signature: "f/x", Family: "f", Category: "x", CPU: 1}
-	require.Equal(t, first.model.Predict(q), second.model.Predict(q))
-	require.InDelta(t, 42, second.model.Predict(q).P50, 1)
-}
-
-// TestCompletionRewardsThePersistedPolicy: the action chosen at graph-built is rewarded
-// when the workflow completes, and the updated policy is what the next load sees.
-func TestCompletionRewardsThePersistedPolicy(t *testing.T) {
-	t.Parallel()
-	_, pool := testenv.Database(t)
-	ctx := context.Background()
-	clk := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	rt := &service.Runtime{Pool: pool, Clock: clk, Log: slog.New(slog.DiscardHandler)}
-	s := New(rt, Options{CapacityCores: 8})
-	wf := "00000000-0000-0000-0000-0000000000e1"
-	run := func(fn func(context.Context, pgx.Tx, events.Envelope) error, p events.Payload) {
-		env, err := events.New("test", wf, clk.Now(), p)
-		require.NoError(t, err)
-		require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return fn(ctx, tx, env) }))
-	}
-	run(s.onGraphBuilt, events.GraphBuilt{WorkflowID: wf, Family: "f", Tasks: []events.GraphTask{{Task: events.Task{ID: "a", CPU: 1}, EstimateSeconds: 5}}})
-	run(s.onCompleted, events.WorkflowCompleted{WorkflowID: wf, Status: events.WorkflowSucceeded, MakespanSeconds: 20, OOMKills: 1})
-
-	var pulls int
-	require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		pol, err := loadPolicy(ctx, tx, false)
-		if err == nil {
-			pulls = pol.Pulls()
-		}
-		return err
-	}))
-	require.Equal(t, 1, pulls, "the reward was applied and persisted")
 }
