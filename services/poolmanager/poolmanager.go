@@ -507,8 +507,10 @@ func Build(ctx context.Context, rt *service.Runtime) (service.Component, error) 
 			opts.PoolType = it.Name
 		}
 	default:
+		// Every provider sits behind a breaker, the local one too: its calls cannot fail for
+		// health reasons today, but the pool manager's code path is the same for all.
 		cores, mem := service.Host(rt.Config)
-		opts.Provider = local.New(rt.Clock, cores, mem)
+		opts.Provider = breaker.New(local.New(rt.Clock, cores, mem), breaker.Settings{})
 	}
 	return New(rt, opts), nil
 }
