@@ -49,6 +49,31 @@ type PlanRequest struct {
 	Held []HeldVM
 	// Pool lists the standing pool's unclaimed VMs the plan may claim.
 	Pool []PoolVM
+	// Avoid lists provider scopes whose circuit breaker is open: the plan routes around
+	// them. An empty InstanceType with Tier "" avoids the whole provider's new VMs.
+	Avoid []Avoid
+}
+
+// Avoid is an instance type (and tier; "" for every tier) the plan must not launch.
+type Avoid struct{ InstanceType, Tier string }
+
+// openBreakers reads the pool manager's open circuit breakers as scopes to avoid.
+func openBreakers(ctx context.Context, tx pgx.Tx) ([]Avoid, error) {
+	rows, err := tx.Query(ctx, `SELECT instance_type, tier FROM provider_breakers WHERE state = 'open' ORDER BY scope`)
+	if err != nil {
+		return nil, fmt.Errorf("read breakers: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Avoid, error) {
+		var a Avoid
+		err := r.Scan(&a.InstanceType, &a.Tier)
+		switch a.Tier {
+		case "provider":
+			a.Tier = "" // every type, every tier: expressed per type by the planner's caller
+		case "control":
+			a.InstanceType = "" // stop/terminate trouble does not bar launches
+		}
+		return a, err
+	})
 }
 
 // PoolVM is an unclaimed VM of the standing pool.
@@ -135,7 +160,11 @@ func (s *Service) onDemandPredicted(ctx context.Context, tx pgx.Tx, env events.E
 	if err != nil {
 		return err
 	}
-	plan, err := s.planner(PlanRequest{Demand: dp, Version: 1, Pool: pool})
+	avoid, err := openBreakers(ctx, tx)
+	if err != nil {
+		return err
+	}
+	plan, err := s.planner(PlanRequest{Demand: dp, Version: 1, Pool: pool, Avoid: avoid})
 	if err != nil {
 		return bus.Permanent(fmt.Errorf("plan %s: %w", dp.WorkflowID, err))
 	}

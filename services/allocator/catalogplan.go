@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/foresight-run/foresight/pkg/catalog"
 	"github.com/foresight-run/foresight/pkg/events"
@@ -53,6 +54,20 @@ func CatalogPlanner(cat catalog.Catalog) Planner {
 			held[h.VMID] = h
 			in.Pool = append(in.Pool, planner.PoolVM{ID: h.VMID, InstanceType: h.InstanceType, Tier: events.TierHot, FreeAt: req.Now})
 		}
+		var avoided []string
+		for _, a := range req.Avoid {
+			switch {
+			case a.InstanceType == "" && a.Tier == "":
+				// The whole provider is failing: no type may be launched or started.
+				for _, t := range cat.Types {
+					in.Avoid = append(in.Avoid, planner.Avoid{InstanceType: t.Name})
+				}
+				avoided = append(avoided, "every type (provider breaker open)")
+			case a.InstanceType != "":
+				in.Avoid = append(in.Avoid, planner.Avoid{InstanceType: a.InstanceType, Tier: a.Tier})
+				avoided = append(avoided, a.Tier+" "+a.InstanceType)
+			}
+		}
 		pooled := make(map[string]bool, len(req.Pool))
 		for _, p := range req.Pool {
 			pooled[p.VMID] = true
@@ -72,6 +87,9 @@ func CatalogPlanner(cat catalog.Catalog) Planner {
 		}
 		out := events.PlanReady{WorkflowID: dp.WorkflowID, Version: req.Version, PredictedMakespanSeconds: plan.Makespan,
 			PredictedCostUSD: plan.Cost, Contention: plan.Contention, Reason: plan.Reason}
+		if len(avoided) > 0 {
+			out.Reason = "circuit breaker open, avoiding " + strings.Join(avoided, ", ") + "; " + out.Reason
+		}
 		keys := make([]string, len(plan.VMs))
 		for i, vm := range plan.VMs {
 			if h, ok := held[vm.PoolVMID]; ok {

@@ -102,6 +102,9 @@ func (s *Service) replan(ctx context.Context, tx pgx.Tx, workflowID, reason, cau
 	if req.Pool, err = standingPool(ctx, tx); err != nil {
 		return err
 	}
+	if req.Avoid, err = openBreakers(ctx, tx); err != nil {
+		return err
+	}
 	plan, err := s.planner(req)
 	if errors.Is(err, context.Canceled) {
 		return err

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/sony/gobreaker/v2"
 
 	"github.com/foresight-run/foresight/pkg/bus"
 	"github.com/foresight-run/foresight/pkg/catalog"
@@ -488,6 +489,21 @@ func (s *Service) runTask(ctx context.Context, env events.Envelope) error {
 	})
 }
 
+// recordBreaker persists each breaker's state change, which the allocator reads to plan
+// around open ones. A failed write is logged: the breaker itself still protects launches.
+func recordBreaker(rt *service.Runtime) func(breaker.Scope, gobreaker.State, gobreaker.State) {
+	return func(scope breaker.Scope, from, to gobreaker.State) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := rt.Pool.Exec(ctx, `INSERT INTO provider_breakers (scope, tier, instance_type, state, updated_at)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at`,
+			scope.String(), scope.Tier, scope.InstanceType, to.String(), rt.Clock.Now()); err != nil {
+			rt.Log.Warn("record breaker state", "scope", scope.String(), "state", to.String(), "err", err)
+		}
+		rt.Log.Warn("circuit breaker", "scope", scope.String(), "from", from.String(), "to", to.String())
+	}
+}
+
 // Build is the service's factory for service.Main and the all-in-one binary: the local
 // provider slices this host, and its agents run tasks under the configured work dir.
 func Build(ctx context.Context, rt *service.Runtime) (service.Component, error) {
@@ -501,7 +517,7 @@ func Build(ctx context.Context, rt *service.Runtime) (service.Component, error) 
 		if err != nil {
 			return nil, err
 		}
-		b := breaker.New(sp, breaker.Settings{})
+		b := breaker.New(sp, breaker.Settings{OnStateChange: recordBreaker(rt)})
 		opts.Provider, opts.Breakers, opts.Catalog = b, b, cat
 		if it, ok := cat.CheapestFit(2, 4<<30); ok {
 			opts.PoolType = it.Name

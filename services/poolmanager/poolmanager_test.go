@@ -113,7 +113,7 @@ func TestOutageOpensBreakerAndFallsBack(t *testing.T) {
 	cloud, err := sim.New(sim.Options{Catalog: cat, Clock: b.clock, Seed: 7,
 		Faults: sim.Faults{ErrorRate: 1, Types: []string{"m7i.large"}}})
 	require.NoError(t, err)
-	brk := breaker.New(cloud, breaker.Settings{ConsecutiveFailures: 2})
+	brk := breaker.New(cloud, breaker.Settings{ConsecutiveFailures: 2, OnStateChange: recordBreaker(b.rt)})
 	s := New(b.rt, Options{Provider: brk, Breakers: brk, Catalog: cat})
 	b.request(t, "key-outage", "m7i.large")
 
@@ -127,6 +127,10 @@ func TestOutageOpensBreakerAndFallsBack(t *testing.T) {
 	require.NoError(t, b.pool.QueryRow(context.Background(),
 		`SELECT convert_from(payload, 'UTF8')::jsonb->'data'->>'fallback' FROM outbox WHERE type = 'foresight.vm-provisioned.v1'`).Scan(&fallback))
 	require.NotEmpty(t, fallback, "vm-provisioned says the plan was not followed and why")
+
+	var state string
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT state FROM provider_breakers WHERE scope = 'cold/m7i.large'`).Scan(&state))
+	require.Equal(t, "open", state, "the open breaker is recorded for the allocator's next plans")
 }
 
 // A VM launched ahead of need through the simulated cloud is provisioning until its boot
