@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/golang-migrate/migrate/v4"
-	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
+	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5" // registers pgx5://
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -35,6 +35,17 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 // Migrate applies every pending up migration. Concurrent callers are serialised by
 // golang-migrate's advisory lock, so every service may call it at start.
 func Migrate(url string) error {
+	return withMigrator(url, "up", (*migrate.Migrate).Up)
+}
+
+// MigrateDown reverts every migration. It exists for tests that prove each migration can
+// be undone; operators use the migrate CLI.
+func MigrateDown(url string) error {
+	return withMigrator(url, "down", (*migrate.Migrate).Down)
+}
+
+// withMigrator runs one golang-migrate operation over the embedded migrations.
+func withMigrator(url, name string, op func(*migrate.Migrate) error) error {
 	src, err := iofs.New(migrations.FS, ".")
 	if err != nil {
 		return fmt.Errorf("open migrations: %w", err)
@@ -44,8 +55,8 @@ func Migrate(url string) error {
 		return fmt.Errorf("connect migrate: %w", err)
 	}
 	defer m.Close()
-	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
-		return fmt.Errorf("migrate up: %w", err)
+	if err := op(m); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return fmt.Errorf("migrate %s: %w", name, err)
 	}
 	return nil
 }
@@ -59,25 +70,4 @@ func migrateURL(url string) string {
 		}
 	}
 	return url
-}
-
-// The pgx/v5 driver registers the pgx5:// scheme migrateURL produces.
-var _ = migratepgx.DefaultMigrationsTable
-
-// MigrateDown reverts every migration. It exists for tests that prove each migration can
-// be undone; operators use the migrate CLI.
-func MigrateDown(url string) error {
-	src, err := iofs.New(migrations.FS, ".")
-	if err != nil {
-		return fmt.Errorf("open migrations: %w", err)
-	}
-	m, err := migrate.NewWithSourceInstance("iofs", src, migrateURL(url))
-	if err != nil {
-		return fmt.Errorf("connect migrate: %w", err)
-	}
-	defer m.Close()
-	if err := m.Down(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
-		return fmt.Errorf("migrate down: %w", err)
-	}
-	return nil
 }

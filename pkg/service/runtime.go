@@ -164,6 +164,25 @@ func (h *HTTPServer) Stop() {
 	})
 }
 
+// TxSub is one transactional subscription of a service.
+type TxSub struct {
+	// Durable names both the JetStream consumer and the handler's inbox.
+	Durable     string
+	Type        events.Type
+	Concurrency int
+	Handler     bus.TxHandler
+}
+
+// SubscribeAll subscribes every TxSub, stopping at the first error.
+func (rt *Runtime) SubscribeAll(ctx context.Context, subs ...TxSub) error {
+	for _, s := range subs {
+		if err := rt.SubscribeTx(ctx, s.Durable, s.Type, s.Concurrency, s.Handler); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // SubscribeTx subscribes a transactional handler: durable names both the JetStream
 // consumer and the inbox the handler's effects are de-duplicated in.
 func (rt *Runtime) SubscribeTx(ctx context.Context, durable string, t events.Type, concurrency int, fn bus.TxHandler) error {

@@ -122,23 +122,13 @@ func New(rt *service.Runtime, plan Planner) *Service {
 
 // Start subscribes the allocator's consumers.
 func (s *Service) Start(ctx context.Context) error {
-	subs := []struct {
-		name string
-		typ  events.Type
-		fn   bus.TxHandler
-	}{
-		{"allocator-demand-predicted", events.TypeDemandPredicted, s.onDemandPredicted},
-		{"allocator-vm-provisioned", events.TypeVMProvisioned, s.onVMProvisioned},
-		{"allocator-vm-released", events.TypeVMReleased, s.onVMReleased},
-		{"allocator-task-observed", events.TypeTaskObserved, s.onTaskObserved},
-		{"allocator-replan-requested", events.TypeReplanRequested, s.onReplanRequested},
-	}
-	for _, sub := range subs {
-		if err := s.rt.SubscribeTx(ctx, sub.name, sub.typ, 4, sub.fn); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.rt.SubscribeAll(ctx,
+		service.TxSub{Durable: "allocator-demand-predicted", Type: events.TypeDemandPredicted, Concurrency: 4, Handler: s.onDemandPredicted},
+		service.TxSub{Durable: "allocator-vm-provisioned", Type: events.TypeVMProvisioned, Concurrency: 4, Handler: s.onVMProvisioned},
+		service.TxSub{Durable: "allocator-vm-released", Type: events.TypeVMReleased, Concurrency: 4, Handler: s.onVMReleased},
+		service.TxSub{Durable: "allocator-task-observed", Type: events.TypeTaskObserved, Concurrency: 4, Handler: s.onTaskObserved},
+		service.TxSub{Durable: "allocator-replan-requested", Type: events.TypeReplanRequested, Concurrency: 4, Handler: s.onReplanRequested},
+	)
 }
 
 // Stop is a no-op: the runtime's consumer owns the subscriptions.

@@ -82,23 +82,15 @@ func New(rt *service.Runtime, opts Options) *Service {
 
 // Start subscribes the consumers and starts the launcher.
 func (s *Service) Start(ctx context.Context) error {
-	subs := []struct {
-		name        string
-		typ         events.Type
-		concurrency int
-		fn          bus.TxHandler
-	}{
-		{"poolmanager-plan-ready", events.TypePlanReady, 4, s.onPlanReady},
-		{"poolmanager-workflow-completed", events.TypeWorkflowCompleted, 4, s.onWorkflowCompleted},
+	if err := s.rt.SubscribeAll(ctx,
+		service.TxSub{Durable: "poolmanager-plan-ready", Type: events.TypePlanReady, Concurrency: 4, Handler: s.onPlanReady},
+		service.TxSub{Durable: "poolmanager-workflow-completed", Type: events.TypeWorkflowCompleted, Concurrency: 4, Handler: s.onWorkflowCompleted},
 		// One at a time: targets reconcile the whole pool.
-		{"poolmanager-pool-forecast", events.TypePoolForecast, 1, s.onPoolForecast},
-		{"poolmanager-vm-idle", events.TypeVMIdle, 4, s.onVMIdle},
-		{"poolmanager-vm-unneeded", events.TypeVMUnneeded, 4, s.onVMUnneeded},
-	}
-	for _, sub := range subs {
-		if err := s.rt.SubscribeTx(ctx, sub.name, sub.typ, sub.concurrency, sub.fn); err != nil {
-			return err
-		}
+		service.TxSub{Durable: "poolmanager-pool-forecast", Type: events.TypePoolForecast, Concurrency: 1, Handler: s.onPoolForecast},
+		service.TxSub{Durable: "poolmanager-vm-idle", Type: events.TypeVMIdle, Concurrency: 4, Handler: s.onVMIdle},
+		service.TxSub{Durable: "poolmanager-vm-unneeded", Type: events.TypeVMUnneeded, Concurrency: 4, Handler: s.onVMUnneeded},
+	); err != nil {
+		return err
 	}
 	if s.opts.Agent.WorkDir != "" {
 		// This process is the agent of its VMs: with the local provider they are slices of

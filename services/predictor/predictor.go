@@ -70,20 +70,13 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.loadHistory(ctx); err != nil {
 		return err
 	}
-	subs := []struct {
-		name string
-		typ  events.Type
-		fn   bus.TxHandler
-	}{
-		{"predictor-graph-built", events.TypeGraphBuilt, s.onGraphBuilt},
-		{"predictor-prediction-delta", events.TypePredictionDelta, s.onDelta},
-		{"predictor-workflow-completed", events.TypeWorkflowCompleted, s.onCompleted},
-		{"predictor-task-dispatched", events.TypeTaskDispatched, s.onDispatched},
-	}
-	for _, sub := range subs {
-		if err := s.rt.SubscribeTx(ctx, sub.name, sub.typ, 2, sub.fn); err != nil {
-			return err
-		}
+	if err := s.rt.SubscribeAll(ctx,
+		service.TxSub{Durable: "predictor-graph-built", Type: events.TypeGraphBuilt, Concurrency: 2, Handler: s.onGraphBuilt},
+		service.TxSub{Durable: "predictor-prediction-delta", Type: events.TypePredictionDelta, Concurrency: 2, Handler: s.onDelta},
+		service.TxSub{Durable: "predictor-workflow-completed", Type: events.TypeWorkflowCompleted, Concurrency: 2, Handler: s.onCompleted},
+		service.TxSub{Durable: "predictor-task-dispatched", Type: events.TypeTaskDispatched, Concurrency: 2, Handler: s.onDispatched},
+	); err != nil {
+		return err
 	}
 	if s.opts.PoolForecast.Interval > 0 {
 		var fctx context.Context
