@@ -58,6 +58,32 @@
 // within-run and between-run deviations add in quadrature) that widens P90 and P99 where
 // runs drift and that siblings shrink as they reveal the run's offset.
 //
+// # Calibration
+//
+// The bands above are a model's opinion of its own error; on real traces they were too
+// narrow (79% of actuals under P90 at dispatch). P90 and P99 are therefore calibrated
+// online by conformal prediction (split conformal, Angelopoulos & Bates, "A Gentle
+// Introduction to Conformal Prediction and Distribution-Free Uncertainty
+// Quantification", 2021; on a sliding window of recent scores, the online setting of
+// Gibbs & Candès, "Adaptive Conformal Inference Under Distribution Shift", NeurIPS 2021).
+// Each finished task is scored against the prediction made for it before it was
+// observed, with the locally weighted score of Lei et al. ("Distribution-Free Predictive
+// Inference for Regression", JASA 2018): its log distance above the median divided by
+// the raw band's log width, one score for P90 and one for P99. The reported band is the
+// raw band times the ceil((n+1)p)-th smallest of the n recent scores, which widens a
+// band that under-covers and narrows one that over-covers; P50 never moves. Normalising
+// by the band lets one pool hold a cold guess and a well-observed signature alike.
+//
+// Scores are kept in bounded windows (Config.CalibrationWindow) per channel — Model.Observe
+// scores Model.Predict (submission), Run.Observe scores Run.Predict (dispatch, with
+// siblings) — and per pool, most specific first: the prediction's source within the
+// family, that source everywhere, the family, everything; the first pool with enough
+// scores (9 for P90, 99 for P99; P99 takes P90's scale until then) answers. A run's own
+// scores count at once in its predictions and join the model's pools at Run.Finish;
+// until a finished run has fed the dispatch pools, dispatch predictions borrow the
+// submission pools. The windows are persisted with the model; state saved before
+// calibration existed loads uncalibrated and calibrates as tasks finish.
+//
 // # How the shell calls it
 //
 //	m := model.New(model.DefaultConfig())       // or json.Unmarshal persisted state

@@ -151,6 +151,11 @@ type Config struct {
 	// pseudo-runs against the deviations finished runs reported.
 	RunLogSigma      float64 `json:"run_log_sigma"`
 	RunSigmaStrength float64 `json:"run_sigma_strength"`
+	// CalibrationWindow is how many recent conformity scores (realised runtime against
+	// the band predicted for it) each calibration pool keeps; it bounds memory and lets
+	// the calibration follow drift. Absent from state persisted before calibration
+	// existed, it takes the default.
+	CalibrationWindow int `json:"calibration_window"`
 }
 
 // DefaultConfig returns settings that work across the WfCommons families without tuning to
@@ -177,6 +182,7 @@ func DefaultConfig() Config {
 		SiblingSpreadWeight: 6,
 		RunLogSigma:         0.25,
 		RunSigmaStrength:    2,
+		CalibrationWindow:   256,
 	}
 }
 
@@ -202,6 +208,7 @@ func (c Config) withDefaults() Config {
 	c.SiblingSpreadWeight = cmp.Or(c.SiblingSpreadWeight, d.SiblingSpreadWeight)
 	c.RunLogSigma = cmp.Or(c.RunLogSigma, d.RunLogSigma)
 	c.RunSigmaStrength = cmp.Or(c.RunSigmaStrength, d.RunSigmaStrength)
+	c.CalibrationWindow = cmp.Or(c.CalibrationWindow, d.CalibrationWindow)
 	return c
 }
 
@@ -399,11 +406,14 @@ type Model struct {
 	runDev map[string][]float64
 	// epoch counts finished runs per family key (Run.Finish), the clock recency uses.
 	epoch map[string]int64
+	// calib holds the conformal calibration pools (see calibrated), by channel, source
+	// and family.
+	calib map[string]*calibrator
 }
 
 // New returns an empty model.
 func New(cfg Config) *Model {
-	return &Model{cfg: cfg.withDefaults(), keys: map[string]*series{}, runDev: map[string][]float64{}, epoch: map[string]int64{}}
+	return &Model{cfg: cfg.withDefaults(), keys: map[string]*series{}, runDev: map[string][]float64{}, epoch: map[string]int64{}, calib: map[string]*calibrator{}}
 }
 
 // Config returns the model's configuration.
@@ -440,8 +450,14 @@ func (m *Model) Observe(o Observation) {
 	if !(o.RuntimeSeconds > 0) || math.IsInf(o.RuntimeSeconds, 0) {
 		return
 	}
-	p := toPoint(o)
 	s, c, f := keyChain(o.Signature, o.Family, o.Category)
+	// Score the prediction history would have made for this task before it learns from
+	// it: the online, predict-then-observe stream conformal calibration needs.
+	e := m.estimate(queryOf(o))
+	if s90, s99, ok := scoreOf(e, o.RuntimeSeconds); ok {
+		m.addScore(chanModel, e.src, f, s90, s99)
+	}
+	p := toPoint(o)
 	ek := cmp.Or(f, globalKey)
 	p.Ep = m.epoch[ek]
 	for i, k := range []string{s, c, f, globalKey} {
@@ -483,7 +499,13 @@ func (m *Model) fitOf(key string) *fit {
 // family, then everything observed (or Config's prior). Memory and CPU fall back
 // independently, ending at what the task requested.
 func (m *Model) Predict(q Query) Prediction {
-	return m.estimate(q).prediction()
+	_, _, fk := keyChain(q.Signature, q.Family, q.Category)
+	return m.calibrated(m.estimate(q), fk, nil, chanModel)
+}
+
+// queryOf is the query a task would have been predicted with, from its observation.
+func queryOf(o Observation) Query {
+	return Query{Signature: o.Signature, Family: o.Family, Category: o.Category, InputBytes: o.InputBytes, CPU: o.CPU}
 }
 
 // est is a runtime estimate in log space before it becomes a Prediction: the median mu,
@@ -498,12 +520,11 @@ type est struct {
 	cpu               float64
 }
 
-func (e est) prediction() Prediction {
-	// Within-run and between-run deviations are independent, so their spreads add in
-	// quadrature.
-	comb := func(o, z float64) float64 { return math.Sqrt(o*o + z*z*e.tau*e.tau) }
-	o90 := max(comb(e.o90, zScore(0.9)), e.o50)
-	o99 := max(comb(e.o99, zScore(0.99)), o90)
+// prediction is the uncalibrated forecast: the raw bands of bands.
+func (e est) prediction() Prediction { return e.predictionAt(e.bands()) }
+
+// predictionAt is the forecast with log-space offsets o90 and o99 from the median.
+func (e est) predictionAt(o90, o99 float64) Prediction {
 	sec := func(l float64) float64 { return min(max(math.Exp(l), 1e-9), maxSeconds) }
 	return Prediction{
 		P50: sec(e.mu + e.o50), P90: sec(e.mu + o90), P99: sec(e.mu + o99),
@@ -641,6 +662,8 @@ func (m *Model) cpu(q Query, keys ...string) float64 {
 	return 1
 }
 
+func isBad(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
+
 // state is the persisted form of a Model.
 type state struct {
 	Version int                  `json:"version"`
@@ -648,6 +671,9 @@ type state struct {
 	Keys    map[string]*series   `json:"keys"`
 	RunDev  map[string][]float64 `json:"run_dev,omitempty"`
 	Epochs  map[string]int64     `json:"epochs,omitempty"`
+	// Calib is absent from state persisted before calibration existed; such a model
+	// starts uncalibrated and calibrates as tasks finish.
+	Calib map[string]*calibrator `json:"calib,omitempty"`
 }
 
 const stateVersion = 1
@@ -655,7 +681,7 @@ const stateVersion = 1
 // MarshalJSON persists the model's configuration and observation windows; fits are
 // recomputed lazily after loading.
 func (m *Model) MarshalJSON() ([]byte, error) {
-	b, err := json.Marshal(state{Version: stateVersion, Config: m.cfg, Keys: m.keys, RunDev: m.runDev, Epochs: m.epoch})
+	b, err := json.Marshal(state{Version: stateVersion, Config: m.cfg, Keys: m.keys, RunDev: m.runDev, Epochs: m.epoch, Calib: m.calib})
 	if err != nil {
 		return nil, fmt.Errorf("marshal model: %w", err)
 	}
@@ -696,6 +722,27 @@ func (m *Model) UnmarshalJSON(b []byte) error {
 	if epoch == nil {
 		epoch = map[string]int64{}
 	}
-	m.cfg, m.keys, m.runDev, m.epoch = cfg, keys, runDev, epoch
+	calib := st.Calib
+	if calib == nil {
+		calib = map[string]*calibrator{}
+	}
+	for k, c := range calib {
+		if c == nil || len(c.S90) != len(c.S99) {
+			delete(calib, k)
+			continue
+		}
+		if len(c.S90) > cfg.CalibrationWindow {
+			c.S90, c.S99 = c.S90[:cfg.CalibrationWindow], c.S99[:cfg.CalibrationWindow]
+		}
+		if c.Next < 0 || len(c.S90) == 0 || c.Next >= len(c.S90) {
+			c.Next = 0
+		}
+		if slices.ContainsFunc(c.S90, isBad) || slices.ContainsFunc(c.S99, isBad) {
+			delete(calib, k)
+			continue
+		}
+		c.resort()
+	}
+	m.cfg, m.keys, m.runDev, m.epoch, m.calib = cfg, keys, runDev, epoch, calib
 	return nil
 }

@@ -29,6 +29,17 @@ type Run struct {
 	// keys of every family this run observed.
 	fam      map[string]string
 	families map[string]bool
+	// scores holds the conformity scores of this run's finished tasks against the run's
+	// own predictions, by source ("" for all) in local, and in arrival order with their
+	// source and family in pending, until Finish hands them to the model.
+	scores  map[string]*calibrator
+	pending []runScore
+}
+
+// runScore is one finished task's conformity score pair, waiting for Run.Finish.
+type runScore struct {
+	src, fam string
+	s90, s99 float64
 }
 
 // runKey pools every finished task of the run, the last resort before priors.
@@ -36,7 +47,7 @@ const runKey = "r"
 
 // NewRun starts the sibling overlay for one workflow execution.
 func (m *Model) NewRun() *Run {
-	return &Run{m: m, local: map[string]*series{}, dev: map[string][]float64{}, started: map[string]int{}, running: map[string][]float64{}, fam: map[string]string{}, families: map[string]bool{}, memDev: map[string][]float64{}}
+	return &Run{m: m, local: map[string]*series{}, dev: map[string][]float64{}, started: map[string]int{}, running: map[string][]float64{}, fam: map[string]string{}, families: map[string]bool{}, memDev: map[string][]float64{}, scores: map[string]*calibrator{}}
 }
 
 // Started records that a task of this run was dispatched. It is optional but makes
@@ -97,8 +108,23 @@ func (r *Run) observe(o Observation) {
 	if !(o.RuntimeSeconds > 0) || math.IsInf(o.RuntimeSeconds, 0) {
 		return
 	}
-	base := r.m.Predict(Query{Signature: o.Signature, Family: o.Family, Category: o.Category, InputBytes: o.InputBytes, CPU: o.CPU})
+	q := queryOf(o)
 	sk, ck, fk := keyChain(o.Signature, o.Family, o.Category)
+	// Score the run's own prediction for this task before its siblings learn from it:
+	// dispatch-time bands are calibrated against how dispatch-time bands fared.
+	e := r.estimate(q)
+	if s90, s99, ok := scoreOf(e, o.RuntimeSeconds); ok {
+		for _, k := range []string{e.src, ""} {
+			c := r.scores[k]
+			if c == nil {
+				c = &calibrator{}
+				r.scores[k] = c
+			}
+			c.add(s90, s99, r.m.cfg.CalibrationWindow)
+		}
+		r.pending = append(r.pending, runScore{src: e.src, fam: fk, s90: s90, s99: s99})
+	}
+	base := r.m.Predict(q)
 	r.families[cmp.Or(fk, globalKey)] = true
 	if sk != "" && base.Source == SourceHistory && base.P50 > 0 {
 		r.dev[sk] = append(r.dev[sk], math.Log(o.RuntimeSeconds)-math.Log(base.P50))
@@ -130,6 +156,12 @@ func (r *Run) observe(o Observation) {
 // finished siblings of the signature or category are fitted, and failing those, when only
 // priors remain, the run's finished tasks of any kind.
 func (r *Run) Predict(q Query) Prediction {
+	_, _, fk := keyChain(q.Signature, q.Family, q.Category)
+	return r.m.calibrated(r.estimate(q), fk, r.scores, chanRun, chanModel)
+}
+
+// estimate is Predict before calibration.
+func (r *Run) estimate(q Query) est {
 	e := r.m.estimate(q)
 	sk, ck, _ := keyChain(q.Signature, q.Family, q.Category)
 	cfg := r.m.cfg
@@ -147,7 +179,7 @@ func (r *Run) Predict(q Query) Prediction {
 	if e.src == SourceHistory {
 		d := r.dev[sk]
 		if len(d) == 0 {
-			return e.prediction()
+			return e
 		}
 		sorted := slices.Clone(d)
 		slices.Sort(sorted)
@@ -172,7 +204,7 @@ func (r *Run) Predict(q Query) Prediction {
 			e.o99 = (s*max(v-med, 0) + w*e.o99) / (s + w)
 		}
 		e.src, e.n = SourceSiblings, e.n+k
-		return e.prediction()
+		return e
 	}
 	keys := []string{sk, ck}
 	if e.src != SourceUser {
@@ -206,9 +238,9 @@ func (r *Run) Predict(q Query) Prediction {
 		if f.cpuN > 0 {
 			se.cpu = f.cpu
 		}
-		return se.prediction()
+		return se
 	}
-	return e.prediction()
+	return e
 }
 
 // PredictAt is Predict at nowSeconds, using siblings still running as evidence: each
@@ -281,6 +313,13 @@ func (r *Run) Finish() {
 		r.m.epoch[f]++
 	}
 	clear(r.families)
+	// The run's calibration scores join the model's dispatch-time pools, in the order
+	// its tasks finished.
+	for _, s := range r.pending {
+		r.m.addScore(chanRun, s.src, s.fam, s.s90, s.s99)
+	}
+	r.pending = nil
+	clear(r.scores)
 }
 
 // censoredQuantile estimates the p-quantile of n values of which only the k smallest
