@@ -98,7 +98,19 @@ func conformalQuantile(p float64, a, b []float64) (float64, bool) {
 	if n == 0 || k > n {
 		return 0, false
 	}
-	// Merge-walk to the k-th smallest of the two sorted windows.
+	return kth(k, a, b), true
+}
+
+// levelQuantile is conformalQuantile at a level adapted by ACI, clamped to the window's
+// order statistics: an adapted level past the largest score asks for the largest. a and b
+// must not both be empty.
+func levelQuantile(level float64, a, b []float64) float64 {
+	n := len(a) + len(b)
+	return kth(min(max(int(math.Ceil(float64(n+1)*level)), 1), n), a, b)
+}
+
+// kth returns the k-th smallest (1-based) of the sorted windows a and b together.
+func kth(k int, a, b []float64) float64 {
 	i, j := 0, 0
 	var v float64
 	for range max(k, 1) {
@@ -110,7 +122,7 @@ func conformalQuantile(p float64, a, b []float64) (float64, bool) {
 			j++
 		}
 	}
-	return v, true
+	return v
 }
 
 // bands returns the raw log-space offsets from the median to P90 and P99: within-run and
@@ -164,9 +176,43 @@ func (m *Model) addScore(ch, src, famKey string, s90, s99 float64) {
 	}
 }
 
+// levels are the adaptive conformal inference adjustments of one prediction stream: how
+// far above (or below) 0.9 and 0.99 the conformal level is set so that the stream's
+// realised miss rate tracks the target even when scores are not exchangeable (Gibbs &
+// Candès 2021, α_{t+1} = α_t + γ(α − err_t)).
+type levels struct {
+	A90 float64 `json:"a90"`
+	A99 float64 `json:"a99"`
+}
+
+// step applies one ACI update after a realised runtime y against the calibrated p. The
+// levels are kept within [0.5, 1], the range a finite window can express, so a run of
+// misses cannot wind the level up past where it has any effect.
+func (l levels) step(y float64, p Prediction, gamma float64) levels {
+	miss := func(b float64) float64 {
+		if y > b {
+			return 1
+		}
+		return 0
+	}
+	l.A90 = min(max(l.A90+gamma*(miss(p.P90)-0.1), 0.5-0.9), 1-0.9)
+	l.A99 = min(max(l.A99+gamma*(miss(p.P99)-0.01), 0.5-0.99), 1-0.99)
+	return l
+}
+
+// plus adds a run's own adjustment to a stream's, within step's bounds.
+func (l levels) plus(d levels) levels {
+	return levels{
+		A90: min(max(l.A90+d.A90, 0.5-0.9), 1-0.9),
+		A99: min(max(l.A99+d.A99, 0.5-0.99), 1-0.99),
+	}
+}
+
+func aciKey(ch, famKey string) string { return ch + "\x00" + cmp.Or(famKey, globalKey) }
+
 // calibrated turns a raw estimate into a Prediction whose P90 and P99 are stretched (or
-// narrowed) by the conformal quantiles of recent scores. P50 is never moved: calibration
-// is about the band, not the point forecast.
+// narrowed) by conformal quantiles of recent scores, at the levels 0.9 and 0.99 moved by
+// lv. P50 is never moved: calibration is about the band, not the point forecast.
 //
 // The pools are tried in the order of chans, each most specific first (calibKeys), and
 // the first with enough scores of its own answers; local, when given, are a run's own
@@ -174,10 +220,10 @@ func (m *Model) addScore(ch, src, famKey string, s90, s99 float64) {
 // whichever pool answers, so a run calibrates on its finished tasks at once. P99 needs
 // ~100 scores for its own quantile; until then it keeps its shape relative to P90 and
 // takes P90's scale.
-func (m *Model) calibrated(e est, famKey string, local map[string]*calibrator, chans ...string) Prediction {
+func (m *Model) calibrated(e est, famKey string, local map[string]*calibrator, lv levels, chans ...string) Prediction {
 	o90, o99 := e.bands()
-	c90, have90 := m.calibScale(0.9, false, e.src, famKey, local, chans)
-	c99, have99 := m.calibScale(0.99, true, e.src, famKey, local, chans)
+	c90, have90 := m.calibScale(0.9, 0.9+lv.A90, false, e.src, famKey, local, chans)
+	c99, have99 := m.calibScale(0.99, 0.99+lv.A99, true, e.src, famKey, local, chans)
 	switch {
 	case !have90:
 		c90, c99 = 1, 1
@@ -189,7 +235,9 @@ func (m *Model) calibrated(e est, famKey string, local map[string]*calibrator, c
 	return e.predictionAt(n90, n99)
 }
 
-func (m *Model) calibScale(p float64, at99 bool, src, famKey string, local map[string]*calibrator, chans []string) (float64, bool) {
+// calibScale finds the first pool with enough scores for the nominal level p and returns
+// its scores' quantile at the adapted level.
+func (m *Model) calibScale(p, level float64, at99 bool, src, famKey string, local map[string]*calibrator, chans []string) (float64, bool) {
 	for _, ch := range chans {
 		for i, k := range calibKeys(ch, src, famKey) {
 			pool := m.calib[k].sorted(at99)
@@ -200,9 +248,16 @@ func (m *Model) calibScale(p float64, at99 bool, src, famKey string, local map[s
 			if i >= 2 {
 				lk = ""
 			}
-			return conformalQuantile(p, pool, local[lk].sorted(at99))
+			return levelQuantile(level, pool, local[lk].sorted(at99)), true
 		}
 	}
 	// No pool of the model's is ready: the run's own scores alone, if enough.
-	return conformalQuantile(p, local[src].sorted(at99), nil)
+	l := local[src].sorted(at99)
+	if _, ok := conformalQuantile(p, l, nil); !ok {
+		return 0, false
+	}
+	return levelQuantile(level, l, nil), true
 }
+
+// minus is l's difference from b, unbounded: a run's own delta on a stream's levels.
+func (l levels) minus(b levels) levels { return levels{A90: l.A90 - b.A90, A99: l.A99 - b.A99} }

@@ -190,3 +190,32 @@ func TestCalibratorWindowStaysSorted(t *testing.T) {
 	require.Equal(t, want.sorted99, c.sorted99)
 	require.EqualValues(t, 500, c.Count)
 }
+
+func TestACILevelsFollowMisses(t *testing.T) {
+	t.Parallel()
+	p := Prediction{P50: 1, P90: 2, P99: 4}
+	tests := []struct {
+		name   string
+		y      float64
+		steps  int
+		want90 float64
+		want99 float64
+	}{
+		{name: "a miss raises both levels by γ(1-α)", y: 5, steps: 1, want90: 0.005 * 0.9, want99: 0.005 * 0.99},
+		{name: "a hit lowers them by γα", y: 1, steps: 1, want90: -0.005 * 0.1, want99: -0.005 * 0.01},
+		{name: "misses saturate at level 1", y: 5, steps: 1000, want90: 0.1, want99: 0.01},
+		{name: "hits saturate at level 0.5", y: 1, steps: 100000, want90: -0.4, want99: -0.49},
+		{name: "between P90 and P99", y: 3, steps: 1, want90: 0.005 * 0.9, want99: -0.005 * 0.01},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var l levels
+			for range tt.steps {
+				l = l.step(tt.y, p, 0.005)
+			}
+			require.InDelta(t, tt.want90, l.A90, 1e-9)
+			require.InDelta(t, tt.want99, l.A99, 1e-9)
+		})
+	}
+}

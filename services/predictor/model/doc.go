@@ -74,14 +74,20 @@
 // band that under-covers and narrows one that over-covers; P50 never moves. Normalising
 // by the band lets one pool hold a cold guess and a well-observed signature alike.
 //
+// Scores of successive tasks are not exchangeable (a new run sits apart from history; a
+// run's first finishers are its short tasks), so the level itself adapts as in Gibbs &
+// Candès: each stream (channel and family) moves its level by γ(err − α) after every
+// task, err being whether the calibrated bound was missed (Config.ACIStep, their γ =
+// 0.005), within [0.5, 1]. Its long-run miss rate then tracks α whatever the scores do.
+//
 // Scores are kept in bounded windows (Config.CalibrationWindow) per channel — Model.Observe
 // scores Model.Predict (submission), Run.Observe scores Run.Predict (dispatch, with
 // siblings) — and per pool, most specific first: the prediction's source within the
 // family, that source everywhere, the family, everything; the first pool with enough
 // scores (9 for P90, 99 for P99; P99 takes P90's scale until then) answers. A run's own
-// scores count at once in its predictions and join the model's pools at Run.Finish;
-// until a finished run has fed the dispatch pools, dispatch predictions borrow the
-// submission pools. The windows are persisted with the model; state saved before
+// scores and level adjustment count at once in its predictions and join the model's at
+// Run.Finish; until a finished run has fed the dispatch pools, dispatch predictions
+// borrow the submission pools and level. The windows are persisted with the model; state saved before
 // calibration existed loads uncalibrated and calibrates as tasks finish.
 //
 // # How the shell calls it

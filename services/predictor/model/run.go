@@ -2,6 +2,7 @@ package model
 
 import (
 	"cmp"
+	"maps"
 	"math"
 	"slices"
 )
@@ -34,6 +35,9 @@ type Run struct {
 	// source and family in pending, until Finish hands them to the model.
 	scores  map[string]*calibrator
 	pending []runScore
+	// aci holds, per family key, the ACI adjustment this run's own misses and hits have
+	// made on top of the model's dispatch stream (see Model.runLevels).
+	aci map[string]levels
 }
 
 // runScore is one finished task's conformity score pair, waiting for Run.Finish.
@@ -47,7 +51,7 @@ const runKey = "r"
 
 // NewRun starts the sibling overlay for one workflow execution.
 func (m *Model) NewRun() *Run {
-	return &Run{m: m, local: map[string]*series{}, dev: map[string][]float64{}, started: map[string]int{}, running: map[string][]float64{}, fam: map[string]string{}, families: map[string]bool{}, memDev: map[string][]float64{}, scores: map[string]*calibrator{}}
+	return &Run{m: m, local: map[string]*series{}, dev: map[string][]float64{}, started: map[string]int{}, running: map[string][]float64{}, fam: map[string]string{}, families: map[string]bool{}, memDev: map[string][]float64{}, scores: map[string]*calibrator{}, aci: map[string]levels{}}
 }
 
 // Started records that a task of this run was dispatched. It is optional but makes
@@ -113,6 +117,9 @@ func (r *Run) observe(o Observation) {
 	// Score the run's own prediction for this task before its siblings learn from it:
 	// dispatch-time bands are calibrated against how dispatch-time bands fared.
 	e := r.estimate(q)
+	lv := r.levels(fk)
+	// The run's stream moves by γ(err - α) per task; kept as a delta on the model's.
+	r.aci[fk] = lv.step(o.RuntimeSeconds, r.m.calibrated(e, fk, r.scores, lv, chanRun, chanModel), r.m.cfg.ACIStep).minus(r.m.runLevels(fk))
 	if s90, s99, ok := scoreOf(e, o.RuntimeSeconds); ok {
 		for _, k := range []string{e.src, ""} {
 			c := r.scores[k]
@@ -157,7 +164,20 @@ func (r *Run) observe(o Observation) {
 // priors remain, the run's finished tasks of any kind.
 func (r *Run) Predict(q Query) Prediction {
 	_, _, fk := keyChain(q.Signature, q.Family, q.Category)
-	return r.m.calibrated(r.estimate(q), fk, r.scores, chanRun, chanModel)
+	return r.m.calibrated(r.estimate(q), fk, r.scores, r.levels(fk), chanRun, chanModel)
+}
+
+// levels is the run's ACI level adjustment for a family: the model's dispatch stream's
+// plus what this run has learned.
+func (r *Run) levels(fk string) levels { return r.m.runLevels(fk).plus(r.aci[fk]) }
+
+// runLevels is the dispatch stream's ACI adjustment for a family; until a run has
+// finished there, dispatch borrows the submission stream's, as it borrows its scores.
+func (m *Model) runLevels(fk string) levels {
+	if l, ok := m.aci[aciKey(chanRun, fk)]; ok {
+		return l
+	}
+	return m.aci[aciKey(chanModel, fk)]
 }
 
 // estimate is Predict before calibration.
@@ -320,6 +340,10 @@ func (r *Run) Finish() {
 	}
 	r.pending = nil
 	clear(r.scores)
+	for _, fk := range slices.Sorted(maps.Keys(r.aci)) {
+		r.m.aci[aciKey(chanRun, fk)] = r.levels(fk)
+	}
+	clear(r.aci)
 }
 
 // censoredQuantile estimates the p-quantile of n values of which only the k smallest
