@@ -67,7 +67,9 @@
 // Quantification", 2021; on a sliding window of recent scores, the online setting of
 // Gibbs & Candès, "Adaptive Conformal Inference Under Distribution Shift", NeurIPS 2021).
 // Each finished task is scored against the prediction made for it before it was
-// observed, with the locally weighted score of Lei et al. ("Distribution-Free Predictive
+// observed (Model.Observe lets that prediction's fit lag by up to an eighth of the
+// window, as a prediction made at submission would, so that scoring does not refit every
+// key on every observation), with the locally weighted score of Lei et al. ("Distribution-Free Predictive
 // Inference for Regression", JASA 2018): its log distance above the median divided by
 // the raw band's log width, one score for P90 and one for P99. The reported band is the
 // raw band times the ceil((n+1)p)-th smallest of the n recent scores, which widens a

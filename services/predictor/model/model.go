@@ -239,6 +239,10 @@ type series struct {
 	Fam   string `json:"fam,omitempty"`
 	fit   *fit
 	fitEp int64
+	// sfit is the fit scoringFit last used, made at observation count sfitCount.
+	sfit      *fit
+	sfitEp    int64
+	sfitCount int64
 }
 
 func (s *series) add(p point, window int) {
@@ -270,6 +274,22 @@ type fit struct {
 	memRes           []float64
 	cpuN             int
 	cpu              float64
+}
+
+// scoringFit returns a fit of the series for scoring a new observation: the current fit
+// when one is cached, else the last one made while fewer than an eighth of the window's
+// observations have arrived since, else a fresh one. The lag is what a prediction made
+// before those observations would have seen, and it bounds refitting to one per
+// len(Obs)/8 observations however the shell interleaves Observe and Predict.
+func (s *series) scoringFit(cfg Config, now int64) *fit {
+	switch {
+	case s.fit != nil && s.fitEp == now:
+		s.sfit, s.sfitEp, s.sfitCount = s.fit, now, s.Count
+	case s.sfit == nil || s.sfitEp != now || s.Count-s.sfitCount > int64(len(s.Obs)/8):
+		s.fit, s.fitEp = fitPoints(s.Obs, cfg, now), now
+		s.sfit, s.sfitEp, s.sfitCount = s.fit, now, s.Count
+	}
+	return s.sfit
 }
 
 // getFit returns the cached fit, refitting after new observations or when the family's
@@ -461,7 +481,7 @@ func (m *Model) Observe(o Observation) {
 	s, c, f := keyChain(o.Signature, o.Family, o.Category)
 	// Score the prediction history would have made for this task before it learns from
 	// it: the online, predict-then-observe stream conformal calibration needs.
-	e := m.estimate(queryOf(o))
+	e := m.estimateRuntime(queryOf(o), m.scoringFitOf)
 	ak := aciKey(chanModel, f)
 	m.aci[ak] = m.aci[ak].step(o.RuntimeSeconds, m.calibrated(e, f, nil, m.aci[ak], chanModel), m.cfg.ACIStep)
 	if s90, s99, ok := scoreOf(e, o.RuntimeSeconds); ok {
@@ -490,18 +510,38 @@ func (m *Model) Observe(o Observation) {
 }
 
 func (m *Model) fitOf(key string) *fit {
-	if key == "" {
+	s, now := m.seriesOf(key)
+	if s == nil {
 		return nil
+	}
+	return s.getFit(m.cfg, now)
+}
+
+// scoringFitOf is fitOf for scoring observations (see calibrated): it may lag the data
+// by a few observations (series.scoringFit) so that scoring every observation does not
+// refit every key on every observation.
+func (m *Model) scoringFitOf(key string) *fit {
+	s, now := m.seriesOf(key)
+	if s == nil {
+		return nil
+	}
+	return s.scoringFit(m.cfg, now)
+}
+
+// seriesOf returns key's series and the run epoch that ages it (-1: no recency).
+func (m *Model) seriesOf(key string) (*series, int64) {
+	if key == "" {
+		return nil, 0
 	}
 	s := m.keys[key]
 	if s == nil {
-		return nil
+		return nil, 0
 	}
 	now := int64(-1)
 	if s.Fam != "" {
 		now = m.epoch[s.Fam]
 	}
-	return s.getFit(m.cfg, now)
+	return s, now
 }
 
 // Predict forecasts a task. The runtime answers from the most specific evidence:
@@ -544,24 +584,34 @@ func (e est) predictionAt(o90, o99 float64) Prediction {
 }
 
 func (m *Model) estimate(q Query) est {
+	e := m.estimateRuntime(q, m.fitOf)
+	sk, ck, fk := keyChain(q.Signature, q.Family, q.Category)
+	e.mem50, e.mem90 = m.memory(q, sk, ck, fk)
+	e.cpu = m.cpu(q, sk, ck, fk)
+	return e
+}
+
+// estimateRuntime is the runtime part of estimate, reading fits through fitOf. Keys are
+// fitted only as the fallback reaches them.
+func (m *Model) estimateRuntime(q Query, fitOf func(string) *fit) est {
 	sk, ck, fk := keyChain(q.Signature, q.Family, q.Category)
 	x, hasX := 0.0, q.InputBytes > 0
 	if hasX {
 		x = math.Log(float64(q.InputBytes))
 	}
 	levels := []struct {
-		f   *fit
+		key string
 		src string
 	}{
-		{m.fitOf(sk), SourceHistory},
-		{m.fitOf(ck), SourceHistory},
-		{nil, SourceUser},
-		{m.fitOf(fk), SourceFamilyPrior},
-		{m.fitOf(globalKey), SourceGlobalPrior},
+		{sk, SourceHistory},
+		{ck, SourceHistory},
+		{"", SourceUser},
+		{fk, SourceFamilyPrior},
+		{globalKey, SourceGlobalPrior},
 	}
 	e, found := est{}, false
-	for i, lv := range levels {
-		if lv.src == SourceUser {
+	for i, l := range levels {
+		if l.src == SourceUser {
 			if q.UserEstimateSeconds > 0 {
 				e = m.fromLog(math.Log(q.UserEstimateSeconds), nil, m.cfg.UserLogSigma, 0, SourceUser, 0)
 				found = true
@@ -569,6 +619,10 @@ func (m *Model) estimate(q Query) est {
 			}
 			continue
 		}
+		lv := struct {
+			f   *fit
+			src string
+		}{fitOf(l.key), l.src}
 		if lv.f == nil || lv.f.n == 0 {
 			continue
 		}
@@ -580,7 +634,7 @@ func (m *Model) estimate(q Query) est {
 		// category is a fair parent; a family mixes kinds of task whose runtimes differ by
 		// orders of magnitude.
 		if i == 0 {
-			if parent := levels[1].f; parent != nil && parent.n > lv.f.n {
+			if parent := fitOf(ck); parent != nil && parent.n > lv.f.n {
 				n := float64(lv.f.n)
 				k := m.cfg.ParentShrink
 				mu = (n*mu + k*parent.mu(x, hasX)) / (n + k)
@@ -597,8 +651,6 @@ func (m *Model) estimate(q Query) est {
 	if !found {
 		e = m.fromLog(math.Log(m.cfg.PriorSeconds), nil, m.cfg.ColdLogSigma, 0, SourceGlobalPrior, 0)
 	}
-	e.mem50, e.mem90 = m.memory(q, sk, ck, fk)
-	e.cpu = m.cpu(q, sk, ck, fk)
 	return e
 }
 

@@ -17,10 +17,10 @@ type Run struct {
 	// run under famKey), for tasks without history.
 	local map[string]*series
 	// dev holds, per signature key, the log residuals of finished siblings against the
-	// history prediction made for them.
+	// history prediction made for them, sorted.
 	dev map[string][]float64
 	// memDev holds, per signature key, finished siblings' log peak-memory residuals
-	// against history's median.
+	// against history's median, sorted.
 	memDev map[string][]float64
 	// started counts tasks dispatched per signature key (see Started), and running holds
 	// the start times (NaN when unknown) of those not finished yet.
@@ -116,7 +116,8 @@ func (r *Run) observe(o Observation) {
 	sk, ck, fk := keyChain(o.Signature, o.Family, o.Category)
 	// Score the run's own prediction for this task before its siblings learn from it:
 	// dispatch-time bands are calibrated against how dispatch-time bands fared.
-	e := r.estimate(q)
+	base := r.m.estimate(q)
+	e := r.overlay(q, base)
 	lv := r.levels(fk)
 	// The run's stream moves by γ(err - α) per task; kept as a delta on the model's.
 	r.aci[fk] = lv.step(o.RuntimeSeconds, r.m.calibrated(e, fk, r.scores, lv, chanRun, chanModel), r.m.cfg.ACIStep).minus(r.m.runLevels(fk))
@@ -131,14 +132,16 @@ func (r *Run) observe(o Observation) {
 		}
 		r.pending = append(r.pending, runScore{src: e.src, fam: fk, s90: s90, s99: s99})
 	}
-	base := r.m.Predict(q)
+	// Residuals are taken against history's median (calibration never moves P50).
+	baseP50 := base.prediction().P50
 	r.families[cmp.Or(fk, globalKey)] = true
-	if sk != "" && base.Source == SourceHistory && base.P50 > 0 {
-		r.dev[sk] = append(r.dev[sk], math.Log(o.RuntimeSeconds)-math.Log(base.P50))
+	if sk != "" && base.src == SourceHistory && baseP50 > 0 {
+		// Kept sorted: every prediction and every observation reads its order statistics.
+		r.dev[sk] = insertSorted(r.dev[sk], math.Log(o.RuntimeSeconds)-math.Log(baseP50))
 		r.fam[sk] = fk
 	}
-	if sk != "" && o.PeakRSSBytes > 0 && base.MemoryP50 > 0 && r.m.hasMemory(sk) {
-		r.memDev[sk] = append(r.memDev[sk], math.Log(float64(o.PeakRSSBytes))-math.Log(float64(base.MemoryP50)))
+	if sk != "" && o.PeakRSSBytes > 0 && base.mem50 > 0 && r.m.hasMemory(sk) {
+		r.memDev[sk] = insertSorted(r.memDev[sk], math.Log(float64(o.PeakRSSBytes))-math.Log(float64(base.mem50)))
 	}
 	p := toPoint(o)
 	for _, k := range []string{sk, ck, runKey} {
@@ -181,8 +184,10 @@ func (m *Model) runLevels(fk string) levels {
 }
 
 // estimate is Predict before calibration.
-func (r *Run) estimate(q Query) est {
-	e := r.m.estimate(q)
+func (r *Run) estimate(q Query) est { return r.overlay(q, r.m.estimate(q)) }
+
+// overlay applies the run's siblings to the model's estimate e for q.
+func (r *Run) overlay(q Query, e est) est {
 	sk, ck, _ := keyChain(q.Signature, q.Family, q.Category)
 	cfg := r.m.cfg
 	if d := r.memDev[sk]; len(d) > 0 {
@@ -190,8 +195,8 @@ func (r *Run) estimate(q Query) est {
 		// siblings are the best evidence there is: shift by their median residual and
 		// cover at least their largest.
 		s := float64(len(d))
-		shift := median(d) * s / (s + cfg.SiblingShrink)
-		top := slices.Max(d)
+		shift := quantile(d, 0.5) * s / (s + cfg.SiblingShrink) // d is kept sorted
+		top := d[len(d)-1]
 		m50 := float64(e.mem50) * math.Exp(shift)
 		m90 := max(float64(e.mem90)*math.Exp(shift), float64(e.mem50)*math.Exp(top))
 		e.mem50, e.mem90 = bytesOf(m50), bytesOf(max(m90, m50))
@@ -201,8 +206,7 @@ func (r *Run) estimate(q Query) est {
 		if len(d) == 0 {
 			return e
 		}
-		sorted := slices.Clone(d)
-		slices.Sort(sorted)
+		sorted := d // kept sorted by observe
 		k := len(sorted)
 		n := max(r.started[sk], k)
 		med, ok := censoredQuantile(sorted, n, 0.5)
