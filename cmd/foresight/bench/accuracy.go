@@ -101,13 +101,20 @@ func scorePredictions(h *history, tr *Trace, start, finish []float64) []Predicti
 			ewma.observe(tr.Family, t, t.Runtime)
 			continue
 		}
-		var p model.Prediction = run.Predict(query(tr, t))
+		q := query(tr, t)
+		var p model.Prediction = run.Predict(q)
+		// As the live predictor hears task-dispatched: the overlay counts what started, so
+		// siblings that finish first are read as the short ones they are.
+		run.Started(q)
 		dispatch[MethodForesight][e.task] = taskForecast{p.P50, p.P90}
 		lr := lastRun.predict(tr.Family, t)
 		dispatch[MethodLastRun][e.task] = taskForecast{lr, lr}
 		ew := ewma.predict(tr.Family, t)
 		dispatch[MethodEWMA][e.task] = taskForecast{ew, ew}
 	}
+	// As the live predictor does at workflow-completed: how far this run sat from history
+	// (and its calibration scores) reach the model for the family's next runs.
+	run.Finish()
 	var rows []PredictionRow
 	for _, m := range Methods {
 		rows = append(rows, scoreForecasts(tr, m, dispatch[m], withHistory))
