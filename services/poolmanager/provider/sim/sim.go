@@ -330,82 +330,73 @@ func (s *Sim) Start(ctx context.Context, id string) (provider.VM, error) {
 	return vm, nil
 }
 
-// Stop stops a pending or running VM, keeping it as a warm standby; stopping a stopped VM
-// returns it unchanged. The stop is immediate: billing for compute ends now.
-func (s *Sim) Stop(ctx context.Context, id string) (provider.VM, error) {
-	if err := checkCtx(ctx, "stop"); err != nil {
-		return provider.VM{}, err
+// withVM runs fn on VM id with the ledger locked, after the checks every call on an
+// existing VM makes: the context, injected faults, and that the VM exists.
+func (s *Sim) withVM(ctx context.Context, op, id string, fn func(l *Ledger, v *vmRecord, now time.Time) error) error {
+	if err := checkCtx(ctx, op); err != nil {
+		return err
 	}
 	now := s.clk.Now()
-	if err := s.inject("stop "+id, "", now); err != nil {
-		return provider.VM{}, err
+	if err := s.inject(op+" "+id, "", now); err != nil {
+		return err
 	}
 	l := s.ledger
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	v, err := l.get(id, now)
 	if err != nil {
-		return provider.VM{}, fmt.Errorf("sim stop: %w", err)
+		return fmt.Errorf("sim %s: %w", op, err)
 	}
-	switch v.state {
-	case provider.StateStopped:
-		return v.view(), nil
-	case provider.StatePending, provider.StateRunning:
-	default:
-		return provider.VM{}, fmt.Errorf("sim stop %s: vm is %s: %w", id, v.state, provider.ErrInvalid)
-	}
-	v.closeRun(now, s.cat.MinimumBillSeconds)
-	l.live(v, -1)
-	v.state = provider.StateStopped
-	v.stoppedAt = now
-	return v.view(), nil
+	return fn(l, v, now)
+}
+
+// Stop stops a pending or running VM, keeping it as a warm standby; stopping a stopped VM
+// returns it unchanged. The stop is immediate: billing for compute ends now.
+func (s *Sim) Stop(ctx context.Context, id string) (provider.VM, error) {
+	var out provider.VM
+	err := s.withVM(ctx, "stop", id, func(l *Ledger, v *vmRecord, now time.Time) error {
+		switch v.state {
+		case provider.StateStopped:
+			out = v.view()
+			return nil
+		case provider.StatePending, provider.StateRunning:
+		default:
+			return fmt.Errorf("sim stop %s: vm is %s: %w", id, v.state, provider.ErrInvalid)
+		}
+		v.closeRun(now, s.cat.MinimumBillSeconds)
+		l.live(v, -1)
+		v.state = provider.StateStopped
+		v.stoppedAt = now
+		out = v.view()
+		return nil
+	})
+	return out, err
 }
 
 // Terminate destroys a VM; terminating a terminated VM succeeds.
 func (s *Sim) Terminate(ctx context.Context, id string) error {
-	if err := checkCtx(ctx, "terminate"); err != nil {
-		return err
-	}
-	now := s.clk.Now()
-	if err := s.inject("terminate "+id, "", now); err != nil {
-		return err
-	}
-	l := s.ledger
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	v, err := l.get(id, now)
-	if err != nil {
-		return fmt.Errorf("sim terminate: %w", err)
-	}
-	switch v.state {
-	case provider.StatePending, provider.StateRunning:
-		v.closeRun(now, s.cat.MinimumBillSeconds)
-		l.live(v, -1)
-	case provider.StateStopped:
-		v.closeWarm(now)
-	}
-	v.state = provider.StateTerminated
-	return nil
+	return s.withVM(ctx, "terminate", id, func(l *Ledger, v *vmRecord, now time.Time) error {
+		switch v.state {
+		case provider.StatePending, provider.StateRunning:
+			v.closeRun(now, s.cat.MinimumBillSeconds)
+			l.live(v, -1)
+		case provider.StateStopped:
+			v.closeWarm(now)
+		}
+		v.state = provider.StateTerminated
+		return nil
+	})
 }
 
 // Describe reports a VM's state at the clock's current time. Terminated VMs stay
 // describable, as EC2 keeps them visible for a while.
 func (s *Sim) Describe(ctx context.Context, id string) (provider.VM, error) {
-	if err := checkCtx(ctx, "describe"); err != nil {
-		return provider.VM{}, err
-	}
-	now := s.clk.Now()
-	if err := s.inject("describe "+id, "", now); err != nil {
-		return provider.VM{}, err
-	}
-	l := s.ledger
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	v, err := l.get(id, now)
-	if err != nil {
-		return provider.VM{}, fmt.Errorf("sim describe: %w", err)
-	}
-	return v.view(), nil
+	var out provider.VM
+	err := s.withVM(ctx, "describe", id, func(_ *Ledger, v *vmRecord, _ time.Time) error {
+		out = v.view()
+		return nil
+	})
+	return out, err
 }
 
 // Usage is what one VM has been billed so far.
