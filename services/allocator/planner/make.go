@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"container/heap"
 	"fmt"
 	"math"
 	"strconv"
@@ -60,47 +61,22 @@ func (a event) before(b event) bool {
 	return a.seq < b.seq
 }
 
+// eventHeap orders simulation events (container/heap).
 type eventHeap []event
 
-func (h *eventHeap) push(e event) {
-	*h = append(*h, e)
+func (h eventHeap) Len() int           { return len(h) }
+func (h eventHeap) Less(i, j int) bool { return h[i].before(h[j]) }
+func (h eventHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)        { *h = append(*h, x.(event)) }
+func (h *eventHeap) Pop() any {
 	a := *h
-	i := len(a) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !a[i].before(a[p]) {
-			break
-		}
-		a[i], a[p] = a[p], a[i]
-		i = p
-	}
+	e := a[len(a)-1]
+	*h = a[:len(a)-1]
+	return e
 }
 
-func (h *eventHeap) pop() event {
-	a := *h
-	top := a[0]
-	last := len(a) - 1
-	a[0] = a[last]
-	a = a[:last]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= len(a) {
-			break
-		}
-		m := l
-		if r := l + 1; r < len(a) && a[r].before(a[l]) {
-			m = r
-		}
-		if !a[m].before(a[i]) {
-			break
-		}
-		a[i], a[m] = a[m], a[i]
-		i = m
-	}
-	*h = a
-	return top
-}
+func (h *eventHeap) push(e event) { heap.Push(h, e) }
+func (h *eventHeap) pop() event   { return heap.Pop(h).(event) }
 
 // readyQueue is a max-heap of ready tasks by upward rank (ties: lower index first).
 type readyQueue struct {
@@ -115,44 +91,18 @@ func (q *readyQueue) less(x, y int32) bool {
 	return x < y
 }
 
-func (q *readyQueue) push(t int32) {
-	q.a = append(q.a, t)
-	i := len(q.a) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !q.less(q.a[i], q.a[p]) {
-			break
-		}
-		q.a[i], q.a[p] = q.a[p], q.a[i]
-		i = p
-	}
+func (q *readyQueue) Len() int           { return len(q.a) }
+func (q *readyQueue) Less(i, j int) bool { return q.less(q.a[i], q.a[j]) }
+func (q *readyQueue) Swap(i, j int)      { q.a[i], q.a[j] = q.a[j], q.a[i] }
+func (q *readyQueue) Push(x any)         { q.a = append(q.a, x.(int32)) }
+func (q *readyQueue) Pop() any {
+	t := q.a[len(q.a)-1]
+	q.a = q.a[:len(q.a)-1]
+	return t
 }
 
-func (q *readyQueue) pop() int32 {
-	a := q.a
-	top := a[0]
-	last := len(a) - 1
-	a[0] = a[last]
-	a = a[:last]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= len(a) {
-			break
-		}
-		m := l
-		if r := l + 1; r < len(a) && q.less(a[r], a[l]) {
-			m = r
-		}
-		if !q.less(a[m], a[i]) {
-			break
-		}
-		a[i], a[m] = a[m], a[i]
-		i = m
-	}
-	q.a = a
-	return top
-}
+func (q *readyQueue) push(t int32) { heap.Push(q, t) }
+func (q *readyQueue) pop() int32   { return heap.Pop(q).(int32) }
 
 // state is one planning run.
 type state struct {
