@@ -236,7 +236,11 @@ type series struct {
 	Count int64   `json:"count"`
 	// Fam is the family key whose run epochs age this series' observations; empty for
 	// pools that mix kinds of task, which are never recency-weighted.
-	Fam   string `json:"fam,omitempty"`
+	Fam string `json:"fam,omitempty"`
+	// EpN counts the observations seen in the newest run epoch, EpAt: the reservoir
+	// sampling in add draws against it.
+	EpN   int64 `json:"epn,omitempty"`
+	EpAt  int64 `json:"epat,omitempty"`
 	fit   *fit
 	fitEp int64
 	// sfit is the fit scoringFit last used, made at observation count sfitCount.
@@ -245,15 +249,43 @@ type series struct {
 	sfitCount int64
 }
 
+// add keeps p in the window. A full window drops its oldest observation, except when
+// that one is from p's own run epoch: then the window holds nothing older than this run,
+// and plain first-in-first-out would keep the run's last finishers, which in a wide
+// fan-out are its slowest tasks (on the traces, a 1000-task bwa stage's last 256 had
+// nearly twice the stage's median runtime). Instead the run's observations are
+// reservoir-sampled (Vitter's Algorithm R): each of the EpN seen so far stays with
+// probability window/EpN, so the window is a fair sample of the run. The draw is a hash of
+// Count, so replaying the same observations rebuilds the same window. Pools that mix kinds
+// of task (Fam empty) have no epochs to compare and stay first-in-first-out.
 func (s *series) add(p point, window int) {
 	s.Count++
 	s.fit = nil
+	if s.EpN == 0 || p.Ep != s.EpAt {
+		s.EpAt, s.EpN = p.Ep, 0
+	}
+	s.EpN++
 	if len(s.Obs) < window {
 		s.Obs = append(s.Obs, p)
 		return
 	}
-	s.Obs[s.Next%len(s.Obs)] = p
-	s.Next = (s.Next + 1) % len(s.Obs)
+	if s.Fam == "" || s.Obs[s.Next%len(s.Obs)].Ep != p.Ep {
+		s.Obs[s.Next%len(s.Obs)] = p
+		s.Next = (s.Next + 1) % len(s.Obs)
+		return
+	}
+	if j := splitmix64(uint64(s.Count)) % uint64(s.EpN); j < uint64(len(s.Obs)) {
+		s.Obs[j] = p
+	}
+}
+
+// splitmix64 is a fixed bijective mix (Steele, Lea & Flood, OOPSLA 2014) used as a
+// deterministic, stateless random draw.
+func splitmix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
 }
 
 // fit is a key's fitted runtime, memory and CPU model.

@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/json"
 	"math"
+	"sort"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -149,6 +150,13 @@ func TestMarshalRoundTrip(t *testing.T) {
 	require.ErrorIs(t, back.UnmarshalJSON([]byte(`{"version":99}`)), ErrBadState)
 }
 
+// finishRun ends a run that observed the family, so later observations are a run newer.
+func finishRun(m *Model) {
+	r := m.NewRun()
+	r.Observe(obs("s", 1, 0))
+	r.Finish()
+}
+
 func TestWindowBoundsMemory(t *testing.T) {
 	t.Parallel()
 	cfg := DefaultConfig()
@@ -156,10 +164,49 @@ func TestWindowBoundsMemory(t *testing.T) {
 	m := New(cfg)
 	for i := range 100 {
 		m.Observe(obs("s", float64(i+1), 0))
+		finishRun(m)
 	}
 	require.Len(t, m.keys["s\x00s"].Obs, 8)
-	// Only the recent regime (93..100) remains.
+	// Only the recent runs (93..100) remain.
 	require.Greater(t, m.Predict(Query{Signature: "s"}).P50, 90.0)
+}
+
+// In one run a wide stage's tasks finish shortest first; a window that kept the last
+// arrivals would remember only the run's slowest tasks.
+func TestWindowSamplesOneRunFairly(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	cfg.Window = 64
+	m := New(cfg)
+	for i := range 100 { // an older run, much faster: pushed out by the next
+		m.Observe(obs("s", 0.01*float64(i+1), 0))
+	}
+	finishRun(m)
+	for i := range 1000 { // finish order: 1 s, 2 s, ... 1000 s
+		m.Observe(obs("s", float64(i+1), 0))
+	}
+	w := m.keys["s\x00s"].Obs
+	require.Len(t, w, 64)
+	rts := make([]float64, len(w))
+	for i, p := range w {
+		rts[i] = p.Rt
+	}
+	sort.Float64s(rts)
+	require.Greater(t, rts[0], 1.0, "the older run has left the window")
+	// A fair sample of 1..1000 has its median near 500; the last 64 arrivals' is 968.
+	require.InDelta(t, 500, median(rts), 150)
+	require.InDelta(t, 500, m.Predict(Query{Signature: "s"}).P50, 150)
+
+	// Replaying the same observations rebuilds the same window.
+	again := New(cfg)
+	for i := range 100 {
+		again.Observe(obs("s", 0.01*float64(i+1), 0))
+	}
+	finishRun(again)
+	for i := range 1000 {
+		again.Observe(obs("s", float64(i+1), 0))
+	}
+	require.Equal(t, w, again.keys["s\x00s"].Obs)
 }
 
 func TestFinishedRunsSizeTheBetweenRunSpread(t *testing.T) {
