@@ -152,7 +152,7 @@ func (s *Service) onDelta(ctx context.Context, tx pgx.Tx, env events.Envelope) e
 	defer s.mu.Unlock()
 	// The sibling overlay first, so its residual is against what history predicted before
 	// this observation joined it.
-	if err := s.sharpen(ctx, tx, env.ID, d, o); err != nil {
+	if err := s.sharpen(ctx, tx, env, d, o); err != nil {
 		delete(s.runs, d.WorkflowID) // the transaction rolls back: rebuild from Postgres next time
 		return err
 	}

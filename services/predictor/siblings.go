@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -36,8 +37,9 @@ type liveRun struct {
 	started map[string]bool
 }
 
-// onDispatched tells the workflow's overlay a task started: the siblings that finish first
-// are the short ones, and the overlay corrects for that only if it knows how many started.
+// onDispatched tells the workflow's overlay a task started, and when: the siblings that
+// finish first are the short ones, and the overlay corrects for that only if it knows
+// which siblings are still running and for how long.
 func (s *Service) onDispatched(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
 	d, err := bus.Decode[events.TaskDispatched](env)
 	if err != nil {
@@ -52,7 +54,7 @@ func (s *Service) onDispatched(ctx context.Context, tx pgx.Tx, env events.Envelo
 	for _, t := range lr.record.Event.Graph.Tasks {
 		if t.ID == d.TaskID {
 			lr.started[t.ID] = true
-			lr.run.Started(s.query(lr.record.Event.Graph.Family, t))
+			lr.run.StartedAt(s.query(lr.record.Event.Graph.Family, t), seconds(env.Time))
 			break
 		}
 	}
@@ -68,7 +70,8 @@ func (s *Service) query(family string, t events.GraphTask) model.Query {
 // sharpen feeds a finished task to its workflow's sibling overlay and re-predicts the
 // unfinished tasks. When some P50 moved by more than reviseThreshold it stores and
 // publishes the next revision of demand-predicted. The caller holds s.mu.
-func (s *Service) sharpen(ctx context.Context, tx pgx.Tx, causeID string, d events.PredictionDelta, o model.Observation) error {
+func (s *Service) sharpen(ctx context.Context, tx pgx.Tx, env events.Envelope, d events.PredictionDelta, o model.Observation) error {
+	causeID, now := env.ID, seconds(env.Time)
 	lr, err := s.liveRun(ctx, tx, d.WorkflowID)
 	if err != nil || lr == nil {
 		return err
@@ -77,7 +80,7 @@ func (s *Service) sharpen(ctx context.Context, tx pgx.Tx, causeID string, d even
 		return nil
 	}
 	lr.done[d.TaskID] = true
-	lr.run.Observe(o)
+	lr.run.ObserveAt(o, now)
 	lr.sinceRevision++
 	if float64(lr.sinceRevision) < reviseEvery*float64(len(lr.record.Event.Graph.Tasks)) {
 		return nil
@@ -91,7 +94,7 @@ func (s *Service) sharpen(ctx context.Context, tx pgx.Tx, causeID string, d even
 		if lr.done[t.ID] || i >= len(preds) || (t.Signature != d.Signature && t.Category != d.Category) {
 			continue
 		}
-		p := lr.run.Predict(s.query(ev.Graph.Family, t))
+		p := lr.run.PredictAt(s.query(ev.Graph.Family, t), now)
 		old := preds[i]
 		if old.P50Seconds > 0 && math.Abs(p.P50-old.P50Seconds)/old.P50Seconds > reviseThreshold {
 			changed = true
@@ -156,7 +159,7 @@ func (s *Service) liveRun(ctx context.Context, tx pgx.Tx, workflowID string) (*l
 		return nil, fmt.Errorf("decode forecast: %w", err)
 	}
 	rows, err := tx.Query(ctx,
-		`SELECT task_id, signature, family, category, input_bytes, runtime_seconds, cpu_seconds, peak_rss_bytes
+		`SELECT task_id, signature, family, category, input_bytes, runtime_seconds, cpu_seconds, peak_rss_bytes, finished_at
 		 FROM task_observations WHERE workflow_id = $1 AND status = 'succeeded' ORDER BY finished_at`, workflowID)
 	if err != nil {
 		return nil, fmt.Errorf("load run: %w", err)
@@ -165,11 +168,12 @@ func (s *Service) liveRun(ctx context.Context, tx pgx.Tx, workflowID string) (*l
 	for rows.Next() {
 		var id string
 		var o model.Observation
-		if err := rows.Scan(&id, &o.Signature, &o.Family, &o.Category, &o.InputBytes, &o.RuntimeSeconds, &o.CPUSeconds, &o.PeakRSSBytes); err != nil {
+		var finished time.Time
+		if err := rows.Scan(&id, &o.Signature, &o.Family, &o.Category, &o.InputBytes, &o.RuntimeSeconds, &o.CPUSeconds, &o.PeakRSSBytes, &finished); err != nil {
 			return nil, err
 		}
 		lr.done[id] = true
-		lr.run.Observe(o)
+		lr.run.ObserveAt(o, seconds(finished))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -177,3 +181,8 @@ func (s *Service) liveRun(ctx context.Context, tx pgx.Tx, workflowID string) (*l
 	s.runs[workflowID] = lr
 	return lr, nil
 }
+
+// seconds is t on the clock the sibling overlay shares between dispatches, finishes and
+// predictions: Unix seconds. A dispatch is taken as the task's start, so a task waiting
+// for its VM to boot counts as running and its elapsed time overstates its runtime.
+func seconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }

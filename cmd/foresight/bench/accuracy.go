@@ -96,16 +96,16 @@ func scorePredictions(h *history, tr *Trace, start, finish []float64) []Predicti
 	for _, e := range evs {
 		t := &tr.Tasks[e.task]
 		if e.finish {
-			run.Observe(observation(tr, t, t.Runtime))
+			run.ObserveAt(observation(tr, t, t.Runtime), e.t)
 			lastRun.observe(tr.Family, t, t.Runtime)
 			ewma.observe(tr.Family, t, t.Runtime)
 			continue
 		}
 		q := query(tr, t)
-		var p model.Prediction = run.Predict(q)
+		var p model.Prediction = run.PredictAt(q, e.t)
 		// As the live predictor hears task-dispatched: the overlay counts what started, so
 		// siblings that finish first are read as the short ones they are.
-		run.Started(q)
+		run.StartedAt(q, e.t)
 		dispatch[MethodForesight][e.task] = taskForecast{p.P50, p.P90}
 		lr := lastRun.predict(tr.Family, t)
 		dispatch[MethodLastRun][e.task] = taskForecast{lr, lr}

@@ -70,7 +70,7 @@ func TestConformalCalibrationCoversP90(t *testing.T) {
 						}
 						run = m.NewRun()
 					}
-					p, e = run.Predict(q), run.estimate(q)
+					p, e = run.Predict(q), run.overlay(q, m.estimate(q), math.NaN())
 					run.Observe(o)
 				}
 				m.Observe(o)

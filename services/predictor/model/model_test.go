@@ -302,10 +302,16 @@ func TestRunningSiblingsRaiseTheFloor(t *testing.T) {
 	for _, s := range []float64{0, 10, 20} {
 		r.StartedAt(q, s)
 	}
+	starts := func() (out []float64) {
+		for _, t := range r.running["s\x00s"] {
+			out = append(out, t.start)
+		}
+		return out
+	}
 	r.ObserveAt(obs("s", 5, 0), 15)
-	require.Equal(t, []float64{0, 20}, r.running["s\x00s"])
+	require.Equal(t, []float64{0, 20}, starts())
 	r.Observe(obs("s", 5, 0))
-	require.Equal(t, []float64{20}, r.running["s\x00s"])
+	require.Equal(t, []float64{20}, starts())
 }
 
 func TestRunPoolIgnoresInputAcrossKinds(t *testing.T) {
@@ -389,4 +395,67 @@ func TestWeightedMedian(t *testing.T) {
 			require.InDelta(t, tc.want, weightedMedian(tc.xs, tc.ws), 1e-12)
 		})
 	}
+}
+
+func TestKaplanMeierQuantile(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name             string
+		events, censored []float64
+		p                float64
+		want             float64
+		ok               bool
+	}{
+		{name: "no censoring is the empirical quantile", events: []float64{1, 2, 3, 4}, p: 0.5, want: 2, ok: true},
+		{name: "censored late count as longer", events: []float64{1, 2}, censored: []float64{9, 9}, p: 0.5, want: 2, ok: true},
+		{name: "too few events", events: []float64{1}, censored: []float64{9, 9, 9}, p: 0.5, ok: false},
+		// Censored before every event: they leave the risk set and say nothing.
+		{name: "censored early say nothing", events: []float64{1, 2, 3}, censored: []float64{0, 0, 0, 0}, p: 0.5, want: 2, ok: true},
+		// 1 of 4 at risk dies at 1 (S=.75); at 3 one of 2 left (S=.375).
+		{name: "censoring in between", events: []float64{1, 3}, censored: []float64{2, 4}, p: 0.5, want: 3, ok: true},
+		{name: "ties", events: []float64{1, 1, 1, 5}, p: 0.5, want: 1, ok: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, ok := kmQuantile(tt.events, tt.censored, tt.p)
+			require.Equal(t, tt.ok, ok)
+			if ok {
+				require.Equal(t, tt.want, got)
+			}
+		})
+	}
+}
+
+// A wave of siblings that all finished at about history's median, followed by a second
+// wave dispatched just now: without times the overlay must read the finished ones as the
+// shortest of everything started; with times it knows the new wave has told it nothing.
+func TestRunKnowsAJustDispatchedWaveSaysNothing(t *testing.T) {
+	t.Parallel()
+	m := New(DefaultConfig())
+	for i := range 200 {
+		m.Observe(obs("s", 10*math.Exp(0.3*math.Sin(float64(i))), 0))
+	}
+	q := Query{Signature: "s", Family: "fam", Category: "cat-s"}
+	hist := m.Predict(q).P50
+
+	timed, untimed := m.NewRun(), m.NewRun()
+	for i := range 20 {
+		timed.StartedAt(q, 0)
+		untimed.Started(q)
+		rt := 10 * (0.9 + 0.01*float64(i)) // 9 s .. 10.9 s, at history's level
+		timed.ObserveAt(obs("s", rt, 0), rt)
+		untimed.Observe(obs("s", rt, 0))
+	}
+	for range 60 { // the next wave, dispatched at 11 s
+		timed.StartedAt(q, 11)
+		untimed.Started(q)
+	}
+	now := 11.0
+	require.InDelta(t, hist, timed.PredictAt(q, now).P50, 0.15*hist, "the finished wave is the run's evidence")
+	require.Greater(t, untimed.Predict(q).P50, timed.PredictAt(q, now).P50*1.05,
+		"without times 20 of 80 finished read as the shortest quarter")
+
+	// As the second wave runs past the first's runtimes the censored residuals push up.
+	require.Greater(t, timed.PredictAt(q, now+30).P50, timed.PredictAt(q, now).P50*1.5)
 }

@@ -23,9 +23,12 @@ type Run struct {
 	// against history's median, sorted.
 	memDev map[string][]float64
 	// started counts tasks dispatched per signature key (see Started), and running holds
-	// the start times (NaN when unknown) of those not finished yet.
+	// those not finished yet.
 	started map[string]int
-	running map[string][]float64
+	running map[string][]runningTask
+	// km caches the sibling residual quantiles per signature key at one instant (see
+	// devQuantiles): a revision re-predicts every unfinished sibling at the same time.
+	km map[string]kmEntry
 	// fam maps a signature key to its family key, for Finish; families holds the epoch
 	// keys of every family this run observed.
 	fam      map[string]string
@@ -40,6 +43,22 @@ type Run struct {
 	aci map[string]levels
 }
 
+// runningTask is a dispatched task of the run that has not finished: when it started
+// (NaN when unknown) and the log of history's median for it (NaN without history), so
+// that its elapsed time bounds its residual from below.
+type runningTask struct {
+	start, logBase float64
+}
+
+// kmEntry is devQuantiles' answer for one key at one instant and evidence count.
+type kmEntry struct {
+	now      float64
+	k, r     int
+	q        [3]float64
+	ok       [3]bool
+	computed bool
+}
+
 // runScore is one finished task's conformity score pair, waiting for Run.Finish.
 type runScore struct {
 	src, fam string
@@ -51,7 +70,7 @@ const runKey = "r"
 
 // NewRun starts the sibling overlay for one workflow execution.
 func (m *Model) NewRun() *Run {
-	return &Run{m: m, local: map[string]*series{}, dev: map[string][]float64{}, started: map[string]int{}, running: map[string][]float64{}, fam: map[string]string{}, families: map[string]bool{}, memDev: map[string][]float64{}, scores: map[string]*calibrator{}, aci: map[string]levels{}}
+	return &Run{m: m, local: map[string]*series{}, dev: map[string][]float64{}, started: map[string]int{}, running: map[string][]runningTask{}, km: map[string]kmEntry{}, fam: map[string]string{}, families: map[string]bool{}, memDev: map[string][]float64{}, scores: map[string]*calibrator{}, aci: map[string]levels{}}
 }
 
 // Started records that a task of this run was dispatched. It is optional but makes
@@ -67,20 +86,28 @@ func (r *Run) Started(q Query) { r.StartedAt(q, math.NaN()) }
 func (r *Run) StartedAt(q Query, atSeconds float64) {
 	if sk, _, _ := keyChain(q.Signature, q.Family, q.Category); sk != "" {
 		r.started[sk]++
-		r.running[sk] = append(r.running[sk], atSeconds)
+		lb := math.NaN()
+		if !math.IsNaN(atSeconds) {
+			if b := r.m.estimate(q); b.src == SourceHistory {
+				if p50 := b.prediction().P50; p50 > 0 {
+					lb = math.Log(p50)
+				}
+			}
+		}
+		r.running[sk] = append(r.running[sk], runningTask{start: atSeconds, logBase: lb})
 	}
 }
 
 // ObserveAt is Observe with the finish time, which tells which running sibling ended.
 func (r *Run) ObserveAt(o Observation, atSeconds float64) {
 	r.finishRunning(o, atSeconds-o.RuntimeSeconds)
-	r.observe(o)
+	r.observe(o, atSeconds)
 }
 
 // Observe records a finished task of this run.
 func (r *Run) Observe(o Observation) {
 	r.finishRunning(o, math.NaN())
-	r.observe(o)
+	r.observe(o, math.NaN())
 }
 
 // finishRunning drops the running entry whose start is closest to startedAt; with no
@@ -93,13 +120,18 @@ func (r *Run) finishRunning(o Observation, startedAt float64) {
 	}
 	best := -1
 	if math.IsNaN(startedAt) {
-		best = slices.IndexFunc(starts, math.IsNaN)
+		best = slices.IndexFunc(starts, func(t runningTask) bool { return math.IsNaN(t.start) })
 		if best < 0 {
-			best = slices.Index(starts, slices.Min(starts))
+			best = 0
+			for i, t := range starts {
+				if t.start < starts[best].start {
+					best = i
+				}
+			}
 		}
 	} else {
-		for i, s := range starts {
-			if !math.IsNaN(s) && (best < 0 || math.Abs(s-startedAt) < math.Abs(starts[best]-startedAt)) {
+		for i, t := range starts {
+			if !math.IsNaN(t.start) && (best < 0 || math.Abs(t.start-startedAt) < math.Abs(starts[best].start-startedAt)) {
 				best = i
 			}
 		}
@@ -108,7 +140,7 @@ func (r *Run) finishRunning(o Observation, startedAt float64) {
 	r.running[sk] = slices.Delete(starts, best, best+1)
 }
 
-func (r *Run) observe(o Observation) {
+func (r *Run) observe(o Observation, now float64) {
 	if !(o.RuntimeSeconds > 0) || math.IsInf(o.RuntimeSeconds, 0) {
 		return
 	}
@@ -117,7 +149,7 @@ func (r *Run) observe(o Observation) {
 	// Score the run's own prediction for this task before its siblings learn from it:
 	// dispatch-time bands are calibrated against how dispatch-time bands fared.
 	base := r.m.estimate(q)
-	e := r.overlay(q, base)
+	e := r.overlay(q, base, now)
 	lv := r.levels(fk)
 	// The run's stream moves by γ(err - α) per task; kept as a delta on the model's.
 	r.aci[fk] = lv.step(o.RuntimeSeconds, r.m.calibrated(e, fk, r.scores, lv, chanRun, chanModel), r.m.cfg.ACIStep).minus(r.m.runLevels(fk))
@@ -165,9 +197,11 @@ func (r *Run) observe(o Observation) {
 // slows down with a new parameter while the rest do not). Without history, the run's
 // finished siblings of the signature or category are fitted, and failing those, when only
 // priors remain, the run's finished tasks of any kind.
-func (r *Run) Predict(q Query) Prediction {
+func (r *Run) Predict(q Query) Prediction { return r.predict(q, math.NaN()) }
+
+func (r *Run) predict(q Query, now float64) Prediction {
 	_, _, fk := keyChain(q.Signature, q.Family, q.Category)
-	return r.m.calibrated(r.estimate(q), fk, r.scores, r.levels(fk), chanRun, chanModel)
+	return r.m.calibrated(r.overlay(q, r.m.estimate(q), now), fk, r.scores, r.levels(fk), chanRun, chanModel)
 }
 
 // levels is the run's ACI level adjustment for a family: the model's dispatch stream's
@@ -183,11 +217,9 @@ func (m *Model) runLevels(fk string) levels {
 	return m.aci[aciKey(chanModel, fk)]
 }
 
-// estimate is Predict before calibration.
-func (r *Run) estimate(q Query) est { return r.overlay(q, r.m.estimate(q)) }
-
-// overlay applies the run's siblings to the model's estimate e for q.
-func (r *Run) overlay(q Query, e est) est {
+// overlay applies the run's siblings to the model's estimate e for q at now (NaN when
+// the time is unknown; see devQuantiles).
+func (r *Run) overlay(q Query, e est, now float64) est {
 	sk, ck, _ := keyChain(q.Signature, q.Family, q.Category)
 	cfg := r.m.cfg
 	if d := r.memDev[sk]; len(d) > 0 {
@@ -206,14 +238,13 @@ func (r *Run) overlay(q Query, e est) est {
 		if len(d) == 0 {
 			return e
 		}
-		sorted := d // kept sorted by observe
-		k := len(sorted)
-		n := max(r.started[sk], k)
-		med, ok := censoredQuantile(sorted, n, 0.5)
-		if !ok {
+		k := len(d)
+		qs, oks := r.devQuantiles(sk, now)
+		med := qs[0]
+		if !oks[0] {
 			// Fewer than half have finished: the median is above the slowest finished
 			// one. That is news only if even that one ran long.
-			med = max(sorted[k-1], 0)
+			med = max(d[k-1], 0)
 		}
 		s := float64(k)
 		e.mu += med * s / (s + cfg.SiblingShrink)
@@ -221,11 +252,11 @@ func (r *Run) overlay(q Query, e est) est {
 		// A run's tasks vary less among themselves than across runs, but a handful of
 		// siblings cannot show the tail: blend their spread with history's.
 		w := cfg.SiblingSpreadWeight
-		if v, ok := censoredQuantile(sorted, n, 0.9); ok {
-			e.o90 = (s*max(v-med, 0) + w*e.o90) / (s + w)
+		if oks[1] {
+			e.o90 = (s*max(qs[1]-med, 0) + w*e.o90) / (s + w)
 		}
-		if v, ok := censoredQuantile(sorted, n, 0.99); ok {
-			e.o99 = (s*max(v-med, 0) + w*e.o99) / (s + w)
+		if oks[2] {
+			e.o99 = (s*max(qs[2]-med, 0) + w*e.o99) / (s + w)
 		}
 		e.src, e.n = SourceSiblings, e.n+k
 		return e
@@ -273,7 +304,7 @@ func (r *Run) overlay(q Query, e est) est {
 // exceeds the prediction, the prediction moves up to it. The bound needs three
 // started siblings, so one straggler cannot drag every prediction.
 func (r *Run) PredictAt(q Query, nowSeconds float64) Prediction {
-	p := r.Predict(q)
+	p := r.predict(q, nowSeconds)
 	sk, _, _ := keyChain(q.Signature, q.Family, q.Category)
 	starts := r.running[sk]
 	if len(starts) == 0 || math.IsNaN(nowSeconds) {
@@ -288,8 +319,8 @@ func (r *Run) PredictAt(q Query, nowSeconds float64) Prediction {
 		}
 	}
 	known := 0
-	for _, s := range starts {
-		switch {
+	for _, t := range starts {
+		switch s := t.start; {
 		case !math.IsNaN(s) && nowSeconds > s:
 			lb = append(lb, nowSeconds-s)
 			known++
@@ -348,6 +379,73 @@ func (r *Run) Finish() {
 		r.m.aci[aciKey(chanRun, fk)] = r.levels(fk)
 	}
 	clear(r.aci)
+}
+
+// devQuantiles returns the 0.5, 0.9 and 0.99 quantiles of the residuals of the key's
+// siblings, counting those still running; ok is false for a quantile that lies beyond
+// every finished sibling. Without a time (now NaN) or start times, the running siblings
+// are taken to have started with the finished ones, so k finished out of n started are
+// the k shortest (censoredQuantile). With them, each running sibling is known only to
+// outlast its elapsed time, a right-censored residual, and the quantiles are read off the
+// Kaplan–Meier estimate (Kaplan & Meier, JASA 1958): a sibling dispatched a moment ago
+// says nothing yet, where the first assumption would read a finished wave of short tasks
+// as the shortest of a much larger, slower one.
+func (r *Run) devQuantiles(sk string, now float64) ([3]float64, [3]bool) {
+	ps := [3]float64{0.5, 0.9, 0.99}
+	d, run := r.dev[sk], r.running[sk]
+	c := r.km[sk]
+	if c.computed && c.k == len(d) && c.r == len(run) && (c.now == now || math.IsNaN(c.now) && math.IsNaN(now)) {
+		return c.q, c.ok
+	}
+	c = kmEntry{now: now, k: len(d), r: len(run), computed: true}
+	if math.IsNaN(now) {
+		n := max(r.started[sk], len(d))
+		for i, p := range ps {
+			c.q[i], c.ok[i] = censoredQuantile(d, n, p)
+		}
+	} else {
+		cens := make([]float64, 0, len(run))
+		for _, t := range run {
+			switch {
+			case math.IsNaN(t.start) || math.IsNaN(t.logBase):
+				cens = append(cens, math.Inf(1)) // only known to outlast the finished
+			case now > t.start:
+				cens = append(cens, math.Log(now-t.start)-t.logBase)
+			}
+		}
+		slices.Sort(cens)
+		for i, p := range ps {
+			c.q[i], c.ok[i] = kmQuantile(d, cens, p)
+		}
+	}
+	r.km[sk] = c
+	return c.q, c.ok
+}
+
+// kmQuantile is the p-quantile of the Kaplan–Meier estimate from finished values
+// (events) and right-censored ones, both sorted: the least event at which the estimated
+// survival falls to 1-p or below. A censored value equal to an event counts as at risk
+// there. ok is false when survival never falls that far.
+func kmQuantile(events, censored []float64, p float64) (float64, bool) {
+	surv := 1.0
+	j := 0 // censored values below the current event have left the risk set
+	for i := 0; i < len(events); {
+		v := events[i]
+		d := 1
+		for i+d < len(events) && events[i+d] == v {
+			d++
+		}
+		for j < len(censored) && censored[j] < v {
+			j++
+		}
+		atRisk := len(events) - i + len(censored) - j
+		surv *= 1 - float64(d)/float64(atRisk)
+		if surv <= 1-p+1e-12 {
+			return v, true
+		}
+		i += d
+	}
+	return 0, false
 }
 
 // censoredQuantile estimates the p-quantile of n values of which only the k smallest
