@@ -122,7 +122,28 @@ func scorePredictions(h *history, tr *Trace, start, finish []float64) []Predicti
 	for _, m := range Methods {
 		rows = append(rows, scoreForecasts(tr, m+SubmitSuffix, submit[m], withHistory))
 	}
-	return rows
+	return append(rows, scoreForecasts(tr, MethodHindsight, hindsightStage(tr), withHistory))
+}
+
+// hindsightStage predicts each task by its signature's median and 90th percentile
+// runtime in tr itself (see MethodHindsight).
+func hindsightStage(tr *Trace) []taskForecast {
+	by := map[string][]float64{}
+	for _, t := range tr.Tasks {
+		if t.Runtime > 0 {
+			by[t.Signature] = append(by[t.Signature], t.Runtime)
+		}
+	}
+	for _, rts := range by {
+		sort.Float64s(rts)
+	}
+	out := make([]taskForecast, len(tr.Tasks))
+	for i, t := range tr.Tasks {
+		if rts := by[t.Signature]; len(rts) > 0 {
+			out[i] = taskForecast{median(rts), rts[int(math.Ceil(0.9*float64(len(rts))))-1]}
+		}
+	}
+	return out
 }
 
 func summarizeMethods(rows []PredictionRow) []MethodSummary {

@@ -32,6 +32,10 @@ const (
 	MethodEWMA      = "ewma"
 	// SubmitSuffix marks the same method's prediction made at submission, with no siblings.
 	SubmitSuffix = "@submit"
+	// MethodHindsight is not a predictor but a yardstick: each stage's own median (and
+	// 90th percentile) in the scored run itself, which no method can know at dispatch.
+	// Its error is what remains when every task is predicted by a constant per stage.
+	MethodHindsight = "hindsight-stage"
 )
 
 // Methods lists the prediction methods at dispatch, in report order.

@@ -98,7 +98,10 @@
 // per-task median absolute percentage error, P90 coverage (for the point baselines, the
 // share of actuals at or under the estimate) and the makespan forecast error
 // |CP(predicted) − CP(true)| / CP(true) of the critical path. The same figures for the
-// predictions made at submission are reported as "<method>@submit". History is kept per
+// predictions made at submission are reported as "<method>@submit". A yardstick row,
+// hindsight-stage, predicts every task by its signature's median (P90: its 90th
+// percentile) in the scored run itself: what a per-stage constant achieves when it knows
+// the run's own level, so the part of the error that no input the model sees explains. History is kept per
 // family (DESIGN.md: prediction is trained only on earlier runs of the same family), for the
 // model foresight plans with as much as for the baselines: traces under --history are
 // observed first; scored traces (by family, then file name) join it only after they are
