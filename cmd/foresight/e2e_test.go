@@ -250,12 +250,15 @@ func TestIdempotencyKeyReturnsTheSameWorkflow(t *testing.T) {
 
 // TestDriftTriggersReplan: a task that runs far past its predicted band makes the monitor
 // ask for a re-plan, and the allocator records plan version 2 for the unfinished rest.
+// The rest must still be unfinished when the request arrives, so "after" runs for seconds:
+// when it was instant, a loaded machine sometimes finished the workflow first, and a done
+// workflow is rightly not re-planned.
 func TestDriftTriggersReplan(t *testing.T) {
 	t.Parallel()
 	s := setup(t)
 	body := `{"name":"drift","tasks":[
 		{"id":"slow","command":["sleep","2.5"],"estimated_seconds":0.5,"cpu":1,"memory":"16Mi"},
-		{"id":"after","command":["true"],"estimated_seconds":0.5,"cpu":1,"memory":"16Mi","depends_on":["slow"]}]}`
+		{"id":"after","command":["sleep","5"],"estimated_seconds":5,"cpu":1,"memory":"16Mi","depends_on":["slow"]}]}`
 	code, sub := submit(t, s.api, body)
 	require.Equal(t, http.StatusAccepted, code, sub)
 	id := sub["id"].(string)
