@@ -48,7 +48,9 @@ func (s *Service) onDispatched(ctx context.Context, tx pgx.Tx, env events.Envelo
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	lr, err := s.liveRun(ctx, tx, d.WorkflowID)
-	if err != nil || lr == nil || lr.started[d.TaskID] {
+	// A dispatch heard after its task's finish (the streams are not ordered with each
+	// other) would leave a sibling running forever, its elapsed time growing.
+	if err != nil || lr == nil || lr.started[d.TaskID] || lr.done[d.TaskID] {
 		return err
 	}
 	for _, t := range lr.record.Event.Graph.Tasks {
