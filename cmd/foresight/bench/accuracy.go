@@ -164,7 +164,7 @@ func summarizeMethods(rows []PredictionRow) []MethodSummary {
 	}
 	var out []MethodSummary
 	for _, m := range order {
-		var ape, cov, mfe, apeH, ratio []float64
+		var ape, cov, mfe, apeH, mfeH, ratio []float64
 		ref := MethodForesight
 		if len(m) > len(SubmitSuffix) && m[len(m)-len(SubmitSuffix):] == SubmitSuffix {
 			ref += SubmitSuffix
@@ -175,6 +175,7 @@ func summarizeMethods(rows []PredictionRow) []MethodSummary {
 			mfe = append(mfe, r.MakespanForecastError)
 			if r.WithHistory {
 				apeH = append(apeH, r.MedianAPE)
+				mfeH = append(mfeH, r.MakespanForecastError)
 			}
 			if f, ok := fore[ref][r.Trace]; ok {
 				ratio = append(ratio, max(f, 1e-9)/max(r.MedianAPE, 1e-9))
@@ -182,7 +183,7 @@ func summarizeMethods(rows []PredictionRow) []MethodSummary {
 		}
 		out = append(out, MethodSummary{
 			Method: m, MedianAPE: geomean(ape), P90Coverage: mean(cov), MakespanForecastError: geomean(mfe),
-			MedianAPEWithHistory: nanIfEmpty(apeH), ForesightAPERatio: nanIfEmpty(ratio),
+			MedianAPEWithHistory: nanIfEmpty(apeH), MakespanErrorWithHistory: nanIfEmpty(mfeH), ForesightAPERatio: nanIfEmpty(ratio),
 		})
 	}
 	return out

@@ -129,8 +129,10 @@ type MethodSummary struct {
 	MedianAPE             float64 `json:"median_ape"`
 	P90Coverage           float64 `json:"p90_coverage"`
 	MakespanForecastError float64 `json:"makespan_forecast_error"`
-	// MedianAPEWithHistory is the geometric mean over traces whose family had history.
-	MedianAPEWithHistory float64 `json:"median_ape_with_history"`
+	// MedianAPEWithHistory and MakespanErrorWithHistory are geometric means over the traces
+	// whose family had history.
+	MedianAPEWithHistory     float64 `json:"median_ape_with_history"`
+	MakespanErrorWithHistory float64 `json:"makespan_forecast_error_with_history"`
 	// ForesightAPERatio is foresight's median APE over this method's (geometric mean).
 	ForesightAPERatio float64 `json:"foresight_ape_ratio"`
 }
