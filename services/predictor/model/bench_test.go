@@ -56,3 +56,34 @@ func BenchmarkTraceReplay(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRunRevision measures what the live predictor does on a revision: every
+// unfinished sibling of a wide stage re-predicted at one instant, with dispatch times.
+// Per-prediction cost must not grow with the stage's width (ns/op is per revision;
+// compare width=1000 against width=10000).
+func BenchmarkRunRevision(b *testing.B) {
+	for _, width := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("width=%d", width), func(b *testing.B) {
+			m := New(DefaultConfig())
+			for i := range 100 {
+				m.Observe(Observation{Signature: "s", Family: "f", Category: "c", RuntimeSeconds: float64(1 + i%9)})
+			}
+			r := m.NewRun()
+			q := Query{Signature: "s", Family: "f", Category: "c"}
+			for range width {
+				r.StartedAt(q, 0)
+			}
+			for i := range width / 2 {
+				rt := float64(1 + i%9)
+				r.ObserveAt(Observation{Signature: "s", Family: "f", Category: "c", RuntimeSeconds: rt}, rt)
+			}
+			now := 10.0
+			for b.Loop() {
+				for range width / 2 {
+					_ = r.PredictAt(q, now)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(width/2), "ns/prediction")
+		})
+	}
+}

@@ -28,7 +28,8 @@ type Run struct {
 	running map[string][]runningTask
 	// km caches the sibling residual quantiles per signature key at one instant (see
 	// devQuantiles): a revision re-predicts every unfinished sibling at the same time.
-	km map[string]kmEntry
+	km     map[string]kmEntry
+	floors map[string]kmEntry
 	// fam maps a signature key to its family key, for Finish; families holds the epoch
 	// keys of every family this run observed.
 	fam      map[string]string
@@ -54,6 +55,7 @@ type runningTask struct {
 type kmEntry struct {
 	now      float64
 	k, r     int
+	count    int64
 	q        [3]float64
 	ok       [3]bool
 	computed bool
@@ -70,7 +72,7 @@ const runKey = "r"
 
 // NewRun starts the sibling overlay for one workflow execution.
 func (m *Model) NewRun() *Run {
-	return &Run{m: m, local: map[string]*series{}, dev: map[string][]float64{}, started: map[string]int{}, running: map[string][]runningTask{}, km: map[string]kmEntry{}, fam: map[string]string{}, families: map[string]bool{}, memDev: map[string][]float64{}, scores: map[string]*calibrator{}, aci: map[string]levels{}}
+	return &Run{m: m, local: map[string]*series{}, dev: map[string][]float64{}, started: map[string]int{}, running: map[string][]runningTask{}, km: map[string]kmEntry{}, floors: map[string]kmEntry{}, fam: map[string]string{}, families: map[string]bool{}, memDev: map[string][]float64{}, scores: map[string]*calibrator{}, aci: map[string]levels{}}
 }
 
 // Started records that a task of this run was dispatched. It is optional but makes
@@ -306,23 +308,41 @@ func (r *Run) overlay(q Query, e est, now float64) est {
 func (r *Run) PredictAt(q Query, nowSeconds float64) Prediction {
 	p := r.predict(q, nowSeconds)
 	sk, _, _ := keyChain(q.Signature, q.Family, q.Category)
-	starts := r.running[sk]
-	if len(starts) == 0 || math.IsNaN(nowSeconds) {
+	floor, ok := r.runningFloor(sk, nowSeconds)
+	if !ok || floor <= p.P50 || p.P50 <= 0 {
 		return p
 	}
-	var lb []float64
-	maxDone := 0.0
+	f := floor / p.P50
+	p.P50, p.P90, p.P99 = p.P50*f, min(p.P90*f, maxSeconds), min(p.P99*f, maxSeconds)
+	p.Source = SourceSiblings
+	return p
+}
+
+// runningFloor is PredictAt's lower bound for the key's median runtime at now, cached
+// like devQuantiles: a revision asks it for every unfinished sibling at one instant.
+func (r *Run) runningFloor(sk string, now float64) (float64, bool) {
+	starts := r.running[sk]
+	if len(starts) == 0 || math.IsNaN(now) {
+		return 0, false
+	}
+	var done []point
 	if l := r.local[sk]; l != nil {
-		for _, o := range l.Obs {
-			lb = append(lb, o.Rt)
-			maxDone = max(maxDone, o.Rt)
-		}
+		done = l.Obs
+	}
+	if c := r.floors[sk]; c.computed && c.now == now && c.k == len(done) && c.r == len(starts) && c.count == r.localCount(sk) {
+		return c.q[0], c.ok[0]
+	}
+	lb := make([]float64, 0, len(done)+len(starts))
+	maxDone := 0.0
+	for _, o := range done {
+		lb = append(lb, o.Rt)
+		maxDone = max(maxDone, o.Rt)
 	}
 	known := 0
 	for _, t := range starts {
 		switch s := t.start; {
-		case !math.IsNaN(s) && nowSeconds > s:
-			lb = append(lb, nowSeconds-s)
+		case !math.IsNaN(s) && now > s:
+			lb = append(lb, now-s)
 			known++
 		default:
 			// Without a start time, a sibling still running has at least outlasted the
@@ -330,17 +350,21 @@ func (r *Run) PredictAt(q Query, nowSeconds float64) Prediction {
 			lb = append(lb, maxDone)
 		}
 	}
-	if known == 0 || len(lb) < minRunningEvidence {
-		return p
+	c := kmEntry{now: now, k: len(done), r: len(starts), count: r.localCount(sk), computed: true}
+	if known > 0 && len(lb) >= minRunningEvidence {
+		c.q[0], c.ok[0] = median(lb), true
 	}
-	floor := median(lb)
-	if floor <= p.P50 || p.P50 <= 0 {
-		return p
+	r.floors[sk] = c
+	return c.q[0], c.ok[0]
+}
+
+// localCount is how many of the key's siblings the run has observed, the window's
+// length not being enough to tell a new observation from an old one once it is full.
+func (r *Run) localCount(sk string) int64 {
+	if l := r.local[sk]; l != nil {
+		return l.Count
 	}
-	f := floor / p.P50
-	p.P50, p.P90, p.P99 = p.P50*f, min(p.P90*f, maxSeconds), min(p.P99*f, maxSeconds)
-	p.Source = SourceSiblings
-	return p
+	return 0
 }
 
 // minRunningEvidence is how many started siblings PredictAt needs before their elapsed
