@@ -301,27 +301,31 @@ func finishExecution(s *sim) *execution {
 	return ex
 }
 
-// live is how a planned execution adapts while it runs: finished tasks go to the
-// predictor's run overlay and re-plans use its dispatch-time estimates. nil: follow the
-// first plan to the end.
+// live is how a planned execution adapts while it runs: dispatched and finished tasks go
+// to the predictor's run overlay (with their virtual times) and re-plans use its
+// estimates at the instant they are made. nil: follow the first plan to the end.
 type live struct {
-	observe func(task int)
-	durNow  func(task int) float64
+	started func(task int, at float64)
+	observe func(task int, at float64)
+	durNow  func(task int, now float64) float64
 }
 
-// foresightLive is the production loop: the model's run overlay learns from finished
-// siblings and re-plans plan at the action's quantile.
+// foresightLive is the production loop: the model's run overlay hears every dispatch and
+// finish, as the live predictor does, and re-plans plan at the action's quantile.
 func foresightLive(m *model.Model, tr *Trace, a policy.Action) *live {
 	run := m.NewRun()
 	return &live{
-		observe: func(i int) { run.Observe(observation(tr, &tr.Tasks[i], tr.Tasks[i].Runtime)) },
-		durNow:  func(i int) float64 { return run.Predict(query(tr, &tr.Tasks[i])).Quantile(a.RuntimeQuantile) },
+		started: func(i int, at float64) { run.StartedAt(query(tr, &tr.Tasks[i]), at) },
+		observe: func(i int, at float64) { run.ObserveAt(observation(tr, &tr.Tasks[i], tr.Tasks[i].Runtime), at) },
+		durNow: func(i int, now float64) float64 {
+			return run.PredictAt(query(tr, &tr.Tasks[i]), now).Quantile(a.RuntimeQuantile)
+		},
 	}
 }
 
 // oracleLive re-plans on true runtimes (drift then only comes from launch latencies).
 func oracleLive(tr *Trace) *live {
-	return &live{durNow: func(i int) float64 { return tr.Tasks[i].Runtime }}
+	return &live{durNow: func(i int, _ float64) float64 { return tr.Tasks[i].Runtime }}
 }
 
 // executePlanned plans on dur with the knobs of a and executes the plan on true runtimes,
@@ -367,8 +371,8 @@ func executePlanned(tr *Trace, mk planMaker, dur []float64, a policy.Action, opt
 	e.scaleIn = opts.ScaleIn
 	e.cancelUnneeded = opts.ScaleIn && opts.CancelUnneededLaunches
 	if lv != nil && !opts.NoReplan {
-		e.adapt = &adaptation{observe: lv.observe, replan: func(s *sim) (*execPlan, error) {
-			return mk(s, a, opts.Objective, lv.durNow)
+		e.adapt = &adaptation{started: lv.started, observe: lv.observe, replan: func(s *sim) (*execPlan, error) {
+			return mk(s, a, opts.Objective, func(i int) float64 { return lv.durNow(i, s.now) })
 		}}
 	}
 	if err := s.run(e); err != nil {

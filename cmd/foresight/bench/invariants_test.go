@@ -84,7 +84,7 @@ func TestEveryPolicyExecutesCorrectly(t *testing.T) {
 			for i := range dur {
 				dur[i] = tc.dur(i)
 			}
-			truth := &live{durNow: func(i int) float64 { return tr.Tasks[i].Runtime }}
+			truth := oracleLive(tr)
 			ex, err := executePlanned(tr, defaultPlanMaker, dur, oracleAction(), tc.opts, 3, truth)
 			require.NoError(t, err, "%s %s", tr.Name, tc.name)
 			checkExecution(t, tr.Name+" "+tc.name, ex.sim)
@@ -115,7 +115,7 @@ func TestDriftTriggersReplan(t *testing.T) {
 		for i := range dur {
 			dur[i] = tr.Tasks[i].Runtime * 5 // a pessimistic forecast: tasks finish far early
 		}
-		truth := &live{durNow: func(i int) float64 { return tr.Tasks[i].Runtime }}
+		truth := oracleLive(tr)
 		with, err := executePlanned(tr, defaultPlanMaker, dur, oracleAction(), Options{Catalog: cat}, 1, truth)
 		require.NoError(t, err)
 		require.LessOrEqual(t, with.replans, MaxReplans)

@@ -50,8 +50,8 @@ const (
 // adaptation is how an execution learns and re-plans while it runs: the monitor feeding
 // finished tasks to the predictor, and the allocator re-planning the unfinished part.
 type adaptation struct {
-	// observe is called when a task finishes.
-	observe func(task int)
+	// started and observe are called when a task starts and finishes, with the time.
+	started, observe func(task int, at float64)
 	// replan plans the unstarted tasks at s.now, keeping what started where it runs.
 	replan func(s *sim) (*execPlan, error)
 }
@@ -106,6 +106,7 @@ type planExecutor struct {
 	scaleIns map[pool.Action]int
 
 	seen       []bool
+	seenStart  []bool
 	lastReplan float64
 	replans    int
 	// firstSimOf is the first plan's VM → simulator VM mapping, kept for the Gantt chart.
@@ -136,7 +137,7 @@ func newPlanExecutor(p *execPlan, tr *Trace, priority []float64) (*planExecutor,
 		return nil, fmt.Errorf("%d priorities for %d tasks", len(priority), n)
 	}
 	e := &planExecutor{
-		seen: make([]bool, n), lastReplan: -ReplanGapSeconds, priority: priority,
+		seen: make([]bool, n), seenStart: make([]bool, n), lastReplan: -ReplanGapSeconds, priority: priority,
 		parentIDs: make([][]string, n), index: make(map[string]int, n), scaleIns: map[pool.Action]int{},
 	}
 	for i, t := range tr.Tasks {
@@ -581,11 +582,17 @@ func (e *planExecutor) watch(s *sim) error {
 			}
 			continue
 		}
+		if !e.seenStart[i] {
+			e.seenStart[i] = true
+			if e.adapt.started != nil {
+				e.adapt.started(i, s.start[i])
+			}
+		}
 		done := s.doneTask[i]
 		if done && !e.seen[i] {
 			e.seen[i] = true
 			if e.adapt.observe != nil {
-				e.adapt.observe(i)
+				e.adapt.observe(i, s.finish[i])
 			}
 			if d := s.finish[i] - e.plan.finish[i]; d > thr || -d > thr {
 				drift = true

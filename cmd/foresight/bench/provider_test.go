@@ -75,7 +75,7 @@ func TestBillingMatchesTheSimProvider(t *testing.T) {
 		for i := range dur {
 			dur[i] = tr.Tasks[i].Runtime * 3
 		}
-		truth := &live{durNow: func(i int) float64 { return tr.Tasks[i].Runtime }}
+		truth := oracleLive(tr)
 		ex, err := executePlanned(tr, defaultPlanMaker, dur, oracleAction(), Options{Catalog: cat, NoWarmPool: true}, 1, truth)
 		require.NoError(t, err)
 		require.InEpsilon(t, replayOnProvider(t, ex.sim), ex.cost, 1e-6, "%s planned", tr.Name)
