@@ -26,8 +26,9 @@ type Run struct {
 	// those not finished yet.
 	started map[string]int
 	running map[string][]runningTask
-	// km caches the sibling residual quantiles per signature key at one instant (see
-	// devQuantiles): a revision re-predicts every unfinished sibling at the same time.
+	// km and floors cache, per signature key at one instant, the sibling residual
+	// quantiles (devQuantiles) and the running siblings' lower bound (runningFloor): a
+	// revision re-predicts every unfinished sibling at the same time.
 	km     map[string]kmEntry
 	floors map[string]kmEntry
 	// fam maps a signature key to its family key, for Finish; families holds the epoch
@@ -51,7 +52,7 @@ type runningTask struct {
 	start, logBase float64
 }
 
-// kmEntry is devQuantiles' answer for one key at one instant and evidence count.
+// kmEntry is a cached answer for one key at one instant and evidence count.
 type kmEntry struct {
 	now      float64
 	k, r     int
