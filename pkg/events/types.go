@@ -139,8 +139,8 @@ type TaskPrediction struct {
 	P99Seconds  float64 `json:"p99_seconds"`
 	MemoryBytes int64   `json:"memory_bytes"`
 	CPU         float64 `json:"cpu"`
-	// Source says what the prediction came from: history, siblings, user, family-prior,
-	// global-prior.
+	// Source says what the prediction came from: history, siblings, run-prior, user,
+	// family-prior, global-prior.
 	Source  string `json:"source"`
 	Samples int    `json:"samples"`
 }

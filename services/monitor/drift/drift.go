@@ -10,7 +10,7 @@ import (
 const MinSeconds = 1.0
 
 // uninformed lists prediction sources that are priors rather than evidence about the task.
-var uninformed = map[string]bool{"global-prior": true, "family-prior": true}
+var uninformed = map[string]bool{"global-prior": true, "family-prior": true, "run-prior": true}
 
 // Check returns a reason when the observation drifted from its prediction, "" otherwise.
 func Check(o events.TaskObserved, p events.TaskPrediction) string {

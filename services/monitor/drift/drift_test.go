@@ -25,6 +25,7 @@ func TestCheck(t *testing.T) {
 		{name: "failure is not drift", status: events.StatusFailed, runtime: 50},
 		{name: "OOM kill is drift", status: events.StatusOOMKilled, runtime: 1, drift: true},
 		{name: "a prior cannot drift", status: events.StatusSucceeded, runtime: 50, source: "global-prior"},
+		{name: "nor can a prior from the run's other kinds of task", status: events.StatusSucceeded, runtime: 50, source: "run-prior"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -38,7 +38,8 @@
 //
 // Cold start falls back signature → category within family → user estimate → family →
 // global prior, and Prediction.Source says which one answered (history, siblings, user,
-// family-prior, global-prior).
+// family-prior, global-prior; run-prior when a run's tasks of other kinds answered, see
+// Run.Predict).
 //
 // # Siblings
 //

@@ -11,8 +11,11 @@ import (
 
 // Sources a Prediction can come from, most to least specific.
 const (
-	SourceHistory     = "history"
-	SourceSiblings    = "siblings"
+	SourceHistory  = "history"
+	SourceSiblings = "siblings"
+	// SourceRunPrior is the run's finished tasks of other kinds: a prior from the run,
+	// no evidence about this kind of task.
+	SourceRunPrior    = "run-prior"
 	SourceUser        = "user"
 	SourceFamilyPrior = "family-prior"
 	SourceGlobalPrior = "global-prior"
@@ -50,8 +53,8 @@ type Prediction struct {
 	MemoryP50, MemoryP90 int64
 	// CPU is the number of cores the task is expected to keep busy.
 	CPU float64
-	// Source says which evidence answered: history, siblings, user, family-prior or
-	// global-prior.
+	// Source says which evidence answered: history, siblings, run-prior, user,
+	// family-prior or global-prior.
 	Source string
 	// Samples is how many observations the runtime estimate rests on.
 	Samples int

@@ -325,7 +325,7 @@ func TestRunPoolIgnoresInputAcrossKinds(t *testing.T) {
 	}
 	// A new kind with a tiny input: nothing says it is short, so no extrapolation to ~0.
 	p := r.Predict(Query{Signature: "new", Family: "f", Category: "new", InputBytes: 1 << 18})
-	require.Equal(t, SourceSiblings, p.Source)
+	require.Equal(t, SourceRunPrior, p.Source, "other kinds of task are a prior, not evidence")
 	require.Greater(t, p.P50, 0.1)
 	require.Greater(t, p.P90/p.P50, 2.0, "other kinds of task leave the spread wide")
 }

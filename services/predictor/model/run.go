@@ -284,9 +284,13 @@ func (r *Run) overlay(q Query, e est, now float64) est {
 		mu, dx := f.at(x, hasX)
 		se := r.m.fromLog(mu, f.res, cfg.PriorLogSigma, dx, SourceSiblings, f.n)
 		if k == runKey {
-			// Other kinds of task say little about this one's spread.
+			// Other kinds of task say little about this one's spread, and nothing that
+			// siblings' calibration or drift detection should treat as evidence: on bwa a
+			// 1000-wide stage was predicted from an index build and a split, and the
+			// siblings' conformal scale, applied to this cold band, put P90 at 7600 s.
 			se.o90 = max(se.o90, zScore(0.9)*cfg.ColdLogSigma)
 			se.o99 = max(se.o99, zScore(0.99)*cfg.ColdLogSigma)
+			se.src = SourceRunPrior
 		}
 		se.mem50, se.mem90, se.cpu = e.mem50, e.mem90, e.cpu
 		if f.memN > 0 {
