@@ -183,7 +183,8 @@ func summarizeMethods(rows []PredictionRow) []MethodSummary {
 		}
 		out = append(out, MethodSummary{
 			Method: m, MedianAPE: geomean(ape), P90Coverage: mean(cov), MakespanForecastError: geomean(mfe),
-			MedianAPEWithHistory: nanIfEmpty(apeH), MakespanErrorWithHistory: nanIfEmpty(mfeH), ForesightAPERatio: nanIfEmpty(ratio),
+			MedianAPEWithHistory: nanIfEmpty(apeH), MakespanErrorWithHistory: nanIfEmpty(mfeH), TracesWithHistory: len(apeH),
+			ForesightAPERatio: nanIfEmpty(ratio),
 		})
 	}
 	return out

@@ -129,10 +129,11 @@ type MethodSummary struct {
 	MedianAPE             float64 `json:"median_ape"`
 	P90Coverage           float64 `json:"p90_coverage"`
 	MakespanForecastError float64 `json:"makespan_forecast_error"`
-	// MedianAPEWithHistory and MakespanErrorWithHistory are geometric means over the traces
-	// whose family had history.
+	// MedianAPEWithHistory and MakespanErrorWithHistory are geometric means over the
+	// TracesWithHistory traces whose family had history (0 when there were none).
 	MedianAPEWithHistory     float64 `json:"median_ape_with_history"`
 	MakespanErrorWithHistory float64 `json:"makespan_forecast_error_with_history"`
+	TracesWithHistory        int     `json:"traces_with_history"`
 	// ForesightAPERatio is foresight's median APE over this method's (geometric mean).
 	ForesightAPERatio float64 `json:"foresight_ape_ratio"`
 }

@@ -24,8 +24,8 @@ func WriteSummaryTable(w io.Writer, res *Result) {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "method\tmedian APE (geo)\tmedian APE with history\tP90 coverage\tmakespan forecast error\tmakespan error with history\tforesight/method APE")
 		for _, m := range res.Summary.Methods {
-			fmt.Fprintf(w, "%s\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\n", m.Method, m.MedianAPE, m.MedianAPEWithHistory,
-				m.P90Coverage, m.MakespanForecastError, m.MakespanErrorWithHistory, m.ForesightAPERatio)
+			fmt.Fprintf(w, "%s\t%.3f\t%s\t%.3f\t%.3f\t%s\t%.3f\n", m.Method, m.MedianAPE, withHistory(m, m.MedianAPEWithHistory),
+				m.P90Coverage, m.MakespanForecastError, withHistory(m, m.MakespanErrorWithHistory), m.ForesightAPERatio)
 		}
 	}
 	if lc := res.Learning; lc != nil && len(lc.Points) > 0 {
@@ -135,8 +135,8 @@ func writeMarkdown(b *strings.Builder, res *Result) {
 		"so the with-history column is the comparison that matters.\n\n")
 	b.WriteString("| method | median APE | median APE (families with history) | P90 coverage | makespan forecast error | makespan forecast error (families with history) | foresight ÷ method APE |\n|---|---|---|---|---|---|---|\n")
 	for _, m := range res.Summary.Methods {
-		fmt.Fprintf(b, "| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", m.Method, m.MedianAPE, m.MedianAPEWithHistory,
-			m.P90Coverage, m.MakespanForecastError, m.MakespanErrorWithHistory, m.ForesightAPERatio)
+		fmt.Fprintf(b, "| %s | %.3f | %s | %.3f | %.3f | %s | %.3f |\n", m.Method, m.MedianAPE, withHistory(m, m.MedianAPEWithHistory),
+			m.P90Coverage, m.MakespanForecastError, withHistory(m, m.MakespanErrorWithHistory), m.ForesightAPERatio)
 	}
 	if lc := res.Learning; lc != nil && len(lc.Points) > 0 {
 		last := lc.Points[len(lc.Points)-1]
@@ -207,11 +207,13 @@ func writeTargets(b *strings.Builder, res *Result) {
 		fmt.Fprintf(b, "| cost vs lower bound ≤ 2.0× | %.3f× | %s |\n", f.CostOverLowerBound, mark(f.CostOverLowerBound <= 2.0))
 	}
 	if fm, ok := met[MethodForesight]; ok {
-		fmt.Fprintf(b, "| median APE ≤ 15%% on families with history | %.1f%% | %s |\n", 100*fm.MedianAPEWithHistory, mark(fm.MedianAPEWithHistory <= 0.15))
-		for _, base := range []string{MethodLastRun, MethodEWMA} {
-			if m, ok := met[base]; ok && m.MedianAPEWithHistory > 0 {
-				r := fm.MedianAPEWithHistory / m.MedianAPEWithHistory
-				fmt.Fprintf(b, "| median APE (with history) ≥ 30%% below %s | %.0f%% below | %s |\n", base, 100*(1-r), mark(r <= 0.7))
+		if fm.TracesWithHistory > 0 {
+			fmt.Fprintf(b, "| median APE ≤ 15%% on families with history | %.1f%% | %s |\n", 100*fm.MedianAPEWithHistory, mark(fm.MedianAPEWithHistory <= 0.15))
+			for _, base := range []string{MethodLastRun, MethodEWMA} {
+				if m, ok := met[base]; ok && m.MedianAPEWithHistory > 0 {
+					r := fm.MedianAPEWithHistory / m.MedianAPEWithHistory
+					fmt.Fprintf(b, "| median APE (with history) ≥ 30%% below %s | %.0f%% below | %s |\n", base, 100*(1-r), mark(r <= 0.7))
+				}
 			}
 		}
 		fmt.Fprintf(b, "| P90 coverage 85–95%% | %.1f%% | %s |\n", 100*fm.P90Coverage, mark(fm.P90Coverage >= 0.85 && fm.P90Coverage <= 0.95))
@@ -223,4 +225,12 @@ func writeTargets(b *strings.Builder, res *Result) {
 		half, full := lc.Points[n/2-1].CumulativeRegret, lc.Points[n-1].CumulativeRegret
 		fmt.Fprintf(b, "| learning: regret sublinear (second half adds less than the first) | %.3f then +%.3f | %s |\n", half, full-half, mark(full-half < half))
 	}
+}
+
+// withHistory formats a with-history mean, or n/a when no scored family had history.
+func withHistory(m MethodSummary, v float64) string {
+	if m.TracesWithHistory == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.3f", v)
 }
