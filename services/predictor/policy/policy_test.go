@@ -98,25 +98,29 @@ func TestContextualChoice(t *testing.T) {
 
 func TestBoundedExploration(t *testing.T) {
 	t.Parallel()
-	cfg := DefaultConfig()
-	cfg.MinPulls = 0
-	cfg.Alpha = 100 // every untried action looks wonderful
-	cfg.MaxExploreRegret = 0.05
-	p, x := setup(t, cfg)
-	for range 10 {
-		p.Update(x, 0, 0.9)
+	// The safe default has done well and every other action, tried once, badly. With a
+	// huge Alpha the optimistic choice is one of the others, whose estimated shortfall
+	// against the greedy choice is far above what MaxExploreRegret lets the budget save.
+	train := func(mer float64) *LinUCB {
+		cfg := DefaultConfig()
+		cfg.MinPulls = 0
+		cfg.Alpha = 100
+		cfg.MaxExploreRegret = mer
+		p, x := setup(t, cfg)
+		for range 10 {
+			p.Update(x, 0, 0.9)
+		}
+		for i := 1; i < len(p.Actions()); i++ {
+			p.Update(x, i, -0.9)
+		}
+		p.budget = budgetCap * mer // as much as it may save up
+		return p
 	}
-	// Untried actions have mean 0, far below the safe default's ~0.9: exploring one would
-	// risk more than MaxExploreRegret, so the greedy choice stands.
-	idx, reason := p.Choose(x)
+	_, x := setup(t, DefaultConfig())
+	idx, reason := train(0.05).Choose(x)
 	require.Equal(t, 0, idx)
 	require.Contains(t, reason, "exploration capped")
-	cfg.MaxExploreRegret = 2
-	q := New(DefaultActions(), Dim, cfg)
-	for range 10 {
-		q.Update(x, 0, 0.9)
-	}
-	idx, reason = q.Choose(x)
+	idx, reason = train(2).Choose(x)
 	require.NotEqual(t, 0, idx)
 	require.True(t, strings.HasPrefix(reason, "explore"), reason)
 }
@@ -169,7 +173,13 @@ func TestMarshalRoundTrip(t *testing.T) {
 	i2, r2 := q.Choose(x)
 	require.Equal(t, i1, i2)
 	require.Equal(t, r1, r2)
+	require.InDelta(t, p.noise(), q.noise(), 1e-9)
 	require.ErrorIs(t, q.UnmarshalJSON([]byte(`{"version":1,"dim":2,"actions":[{}],"arms":[]}`)), ErrBadState)
+	// A version 2 state (16 family buckets, budget charged for the safe default) is
+	// refused with its version named, so the caller can say why it starts afresh.
+	err = q.UnmarshalJSON([]byte(`{"version":2,"dim":26,"actions":[{}],"pulls":[0],"a":[],"b":[]}`))
+	require.ErrorIs(t, err, ErrBadState)
+	require.Contains(t, err.Error(), "state version 2")
 }
 
 func TestReward(t *testing.T) {
@@ -215,4 +225,22 @@ func FuzzFeaturesVector(f *testing.F) {
 		m, w := p.Score(x, 0)
 		require.False(t, math.IsNaN(m) || math.IsNaN(w))
 	})
+}
+
+func TestSafeDefaultIsNotExploration(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	p, x := setup(t, cfg)
+	// While the policy knows little it plays the safe default, which here does badly:
+	// untried actions still score the prior's 0, far above it. That is the baseline, not
+	// exploration, and must not leave the exploration budget in debt.
+	for range cfg.MinPulls {
+		idx, reason := p.Choose(x)
+		require.True(t, strings.HasPrefix(reason, "safe-default"), reason)
+		p.Update(x, idx, -0.8)
+	}
+	require.InDelta(t, 0, p.budget, 1e-12)
+	idx, _ := p.Choose(x)
+	p.Update(x, idx, -0.1)
+	require.GreaterOrEqual(t, p.budget, 0.0)
 }
