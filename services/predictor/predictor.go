@@ -360,7 +360,8 @@ func loadPolicy(ctx context.Context, tx pgx.Tx, forUpdate bool) (*policy.LinUCB,
 	}
 	if err := json.Unmarshal(raw, pol); err != nil {
 		// State in a format this version cannot read (an upgrade changed the policy's
-		// model): start learning afresh rather than stop predicting.
+		// model): start learning afresh rather than stop predicting, and say why.
+		slog.WarnContext(ctx, "policy state discarded, learning afresh", "reason", err)
 		return policy.New(policy.DefaultActions(), policy.Dim, policy.DefaultConfig()), nil
 	}
 	return pol, nil
