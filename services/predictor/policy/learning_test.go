@@ -96,16 +96,24 @@ func TestLearningCurve(t *testing.T) {
 // below the prior's 0 (scored against lower bounds), each family's baseline differs by
 // more than its knobs move it, the knob effects are a few hundredths against noise of a
 // few hundredths, and each family has its own best quantile. Among the families are
-// cycles and montage, which 16 hashed buckets put in one.
+// cycles and montage, which 16 hashed buckets put in one. The families' shapes differ,
+// and their best quantiles do not follow from their shapes.
 func TestLearnsEachFamilysKnobs(t *testing.T) {
 	t.Parallel()
 	fams := []struct {
-		name string
-		base float64
-		q    float64
+		name     string
+		base, q  float64
+		tasks    int
+		cp, work float64
+		width    int
+		cv       float64
 	}{
-		{"cycles", -0.15, 0.5}, {"montage", -0.6, 0.9}, {"srasearch", -0.25, 0.9},
-		{"blast", -0.7, 0.5}, {"epigenomics", -0.2, 0.75}, {"bwa", -0.55, 0.5},
+		{"cycles", -0.15, 0.5, 400, 900, 40000, 100, 0.3},
+		{"montage", -0.6, 0.9, 600, 25, 1300, 90, 1.2},
+		{"srasearch", -0.25, 0.9, 22, 3000, 16000, 11, 0.4},
+		{"blast", -0.7, 0.5, 43, 10, 380, 40, 0.05},
+		{"epigenomics", -0.2, 0.75, 100, 2000, 30000, 30, 0.6},
+		{"bwa", -0.55, 0.5, 1000, 150, 3600, 1000, 0.9},
 	}
 	mean := func(f int, a Action) float64 {
 		return fams[f].base - 0.3*math.Abs(a.RuntimeQuantile-fams[f].q) - 0.0005*a.WarmAheadSeconds - 0.1*(a.MemoryHeadroom-1.1)
@@ -114,7 +122,8 @@ func TestLearnsEachFamilysKnobs(t *testing.T) {
 	p := New(acts, Dim, DefaultConfig())
 	rng := rand.New(rand.NewPCG(3, 5))
 	x := func(f int) []float64 {
-		return Features{Tasks: 100, CriticalPathSeconds: 600, TotalWorkCoreSeconds: 6000, PeakWidth: 40, MeanCV: 0.3, HistorySamples: 50, Family: fams[f].name}.Vector()
+		fm := fams[f]
+		return Features{Tasks: fm.tasks, CriticalPathSeconds: fm.cp, TotalWorkCoreSeconds: fm.work, PeakWidth: fm.width, MeanCV: fm.cv, HistorySamples: 50, Family: fm.name}.Vector()
 	}
 	for range 300 {
 		f := rng.IntN(len(fams))
