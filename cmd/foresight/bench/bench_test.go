@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -186,4 +187,34 @@ func TestHistoryNeverHoldsTheScoredRun(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, alone.Prediction, same.Prediction)
 	require.Equal(t, alone.Runs, same.Runs)
+}
+
+// The hindsight yardstick predicts each task by its own stage's median and 90th
+// percentile in the scored run.
+func TestHindsightStageIsTheRunsOwnStageMedian(t *testing.T) {
+	t.Parallel()
+	tr := &Trace{Tasks: []Task{
+		{Signature: "a", Runtime: 1}, {Signature: "a", Runtime: 3}, {Signature: "a", Runtime: 2},
+		{Signature: "b", Runtime: 10}, {Signature: "b", Runtime: 0}, // a zero runtime says nothing
+	}}
+	fc := hindsightStage(tr)
+	require.Equal(t, taskForecast{2, 3}, fc[0])
+	require.Equal(t, fc[0], fc[1])
+	require.Equal(t, taskForecast{10, 10}, fc[3])
+	require.Equal(t, taskForecast{10, 10}, fc[4])
+}
+
+// Scored traces whose families were never seen before have no with-history numbers: the
+// summary says so instead of reporting a perfect 0.
+func TestNoHistoryIsNotAPerfectScore(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	res, err := Run(Options{Traces: f.traces[:1], Catalog: f.cat, Seed: 1})
+	require.NoError(t, err)
+	for _, m := range res.Summary.Methods {
+		require.Zero(t, m.TracesWithHistory, m.Method)
+	}
+	var table strings.Builder
+	WriteSummaryTable(&table, res)
+	require.Contains(t, table.String(), "n/a")
 }
