@@ -145,6 +145,17 @@ type TaskPrediction struct {
 	Samples int    `json:"samples"`
 }
 
+// IsPrior reports whether a prediction source rests on no evidence about the task itself:
+// the global or family prior, or the run's tasks of other kinds (run-prior). Such a
+// prediction's misses are not drift, and it is planned cautiously.
+func IsPrior(source string) bool {
+	switch source {
+	case "global-prior", "family-prior", "run-prior":
+		return true
+	}
+	return false
+}
+
 // DemandPoint is the workflow's predicted demand from OffsetSeconds after it starts.
 type DemandPoint struct {
 	OffsetSeconds  float64 `json:"offset_seconds"`

@@ -33,7 +33,7 @@ func CatalogPlanner(cat catalog.Catalog) Planner {
 		for i, t := range g.Tasks {
 			pt := planner.Task{ID: t.ID, CPU: t.CPU, MemoryBytes: t.MemoryBytes, Duration: t.EstimateSeconds}
 			if p, ok := pred[t.ID]; ok {
-				pt.Duration = Quantile(p, q)
+				pt.Duration = Quantile(p, planner.PlanningQuantile(q, events.IsPrior(p.Source)))
 				pt.MemoryBytes = max(pt.MemoryBytes, p.MemoryBytes)
 			}
 			for _, d := range t.DependsOn {

@@ -24,6 +24,26 @@ func wideDemand(n int) events.DemandPredicted {
 	return dp
 }
 
+// A prediction that is a prior is planned at least at its P90 whatever quantile the policy
+// chose; an evidence-based one at the policy's.
+func TestPriorsArePlannedCautiously(t *testing.T) {
+	t.Parallel()
+	plan := CatalogPlanner(catalog.Default())
+	makespan := func(source string) float64 {
+		dp := wideDemand(1)
+		dp.Predictions[0].P90Seconds, dp.Predictions[0].P99Seconds, dp.Predictions[0].Source = 3000, 6000, source
+		p, err := plan(PlanRequest{Demand: dp, Version: 1})
+		require.NoError(t, err)
+		return p.PredictedMakespanSeconds
+	}
+	history, prior := makespan("history"), makespan("global-prior")
+	require.Less(t, history, 1000.0, "planned at the policy's P50 (300 s)")
+	require.Greater(t, prior, 3000.0, "planned at the prior's P90 (3000 s)")
+	for _, src := range []string{"family-prior", "run-prior"} {
+		require.Equal(t, prior, makespan(src), src)
+	}
+}
+
 // TestPlanRoutesAroundOpenBreakers: with the breaker of the type the plan would pick open,
 // no VM of that type is requested, and the plan says why.
 func TestPlanRoutesAroundOpenBreakers(t *testing.T) {

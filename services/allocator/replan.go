@@ -13,6 +13,7 @@ import (
 	"github.com/foresight-run/foresight/pkg/bus"
 	"github.com/foresight-run/foresight/pkg/events"
 	"github.com/foresight-run/foresight/pkg/outbox"
+	"github.com/foresight-run/foresight/services/allocator/planner"
 )
 
 func (s *Service) onReplanRequested(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
@@ -82,7 +83,8 @@ func (s *Service) replan(ctx context.Context, tx pgx.Tx, workflowID, reason, cau
 		case finished != nil && st == "succeeded":
 			d.Finish = since(*finished)
 		default: // running: its predicted end, never in the past
-			d.Finish = max(req.Now, d.Start+Quantile(pred[d.TaskID], dp.Action.RuntimeQuantile))
+			p := pred[d.TaskID]
+			d.Finish = max(req.Now, d.Start+Quantile(p, planner.PlanningQuantile(dp.Action.RuntimeQuantile, events.IsPrior(p.Source))))
 		}
 		req.Done = append(req.Done, d)
 	}

@@ -319,7 +319,7 @@ func foresightLive(m *model.Model, tr *Trace, a policy.Action) *live {
 		started: func(i int, at float64) { run.StartedAt(query(tr, &tr.Tasks[i]), at) },
 		observe: func(i int, at float64) { run.ObserveAt(observation(tr, &tr.Tasks[i], tr.Tasks[i].Runtime), at) },
 		durNow: func(i int, now float64) float64 {
-			return run.PredictAt(query(tr, &tr.Tasks[i]), now).Quantile(a.RuntimeQuantile)
+			return planAt(run.PredictAt(query(tr, &tr.Tasks[i]), now), a)
 		},
 	}
 }

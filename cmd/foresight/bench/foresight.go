@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/foresight-run/foresight/pkg/events"
+	"github.com/foresight-run/foresight/services/allocator/planner"
 	"github.com/foresight-run/foresight/services/graphbuilder/dag"
 	"github.com/foresight-run/foresight/services/predictor/model"
 	"github.com/foresight-run/foresight/services/predictor/policy"
@@ -88,13 +89,19 @@ func (a *agent) decide(m *model.Model, tr *Trace) (*decision, error) {
 	return d, nil
 }
 
-// durations are the predictions at the action's runtime quantile.
+// durations are the predictions at the quantile the allocator plans them at: the
+// action's, raised for priors (planner.PlanningQuantile).
 func (d *decision) durations(a policy.Action) []float64 {
 	out := make([]float64, len(d.preds))
 	for i, p := range d.preds {
-		out[i] = p.Quantile(a.RuntimeQuantile)
+		out[i] = planAt(p, a)
 	}
 	return out
+}
+
+// planAt is a prediction at the quantile the allocator plans it at.
+func planAt(p model.Prediction, a policy.Action) float64 {
+	return p.Quantile(planner.PlanningQuantile(a.RuntimeQuantile, events.IsPrior(p.Source)))
 }
 
 // objective is the normalised objective the learning run minimises and the reward

@@ -352,3 +352,20 @@ func TestMakeRejectsBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestPlanningQuantile(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		q     float64
+		prior bool
+		want  float64
+	}{
+		{q: 0.5, want: 0.5},
+		{q: 0.5, prior: true, want: PriorQuantile},
+		{q: 0.99, prior: true, want: 0.99}, // never lowered
+		{q: 0.75, want: 0.75},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, PlanningQuantile(tt.q, tt.prior), "%+v", tt)
+	}
+}

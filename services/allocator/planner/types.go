@@ -80,6 +80,26 @@ type Knobs struct {
 	DriftLead float64
 }
 
+// PriorQuantile is the least runtime quantile a task is planned at when its prediction is
+// a prior (no evidence about the task itself), whatever quantile the policy chose: the
+// policy's safe default. A prior's median is a guess, and planning at it stacks unknown
+// tasks on one VM behind one another; when they turn out long (srasearch's 10-minute
+// downloads predicted at 10 s) re-plans can only add VMs a cold start later. On the
+// development traces (foresight bench, seeds 1-3) this cut makespan against the
+// warm-pool autoscaler from 1.059/1.047/1.031× to 1.026/1.002/1.023× while cost moved
+// 0.537/0.490/0.518× -> 0.497/0.506/0.512×; the traces whose families had history are
+// unaffected.
+const PriorQuantile = 0.9
+
+// PlanningQuantile is the runtime quantile to plan a task at: the policy's q, raised to
+// PriorQuantile when the task's prediction is a prior.
+func PlanningQuantile(q float64, prior bool) float64 {
+	if prior {
+		return max(q, PriorQuantile)
+	}
+	return q
+}
+
 // DefaultDriftLead is Knobs.DriftLead when unset. On the development traces, replayed
 // with 25% lognormal runtime errors, 0.2 recovered a third of the makespan the errors
 // cost for about 2% more money; 0.5 bought little more.

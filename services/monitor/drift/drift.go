@@ -9,15 +9,12 @@ import (
 // MinSeconds is the smallest absolute difference from the prediction that counts.
 const MinSeconds = 1.0
 
-// uninformed lists prediction sources that are priors rather than evidence about the task.
-var uninformed = map[string]bool{"global-prior": true, "family-prior": true, "run-prior": true}
-
 // Check returns a reason when the observation drifted from its prediction, "" otherwise.
 func Check(o events.TaskObserved, p events.TaskPrediction) string {
 	switch {
 	case o.Status == events.StatusOOMKilled:
 		return fmt.Sprintf("task %s was OOM-killed", o.TaskID)
-	case o.Status != events.StatusSucceeded || p.P50Seconds <= 0 || uninformed[p.Source]:
+	case o.Status != events.StatusSucceeded || p.P50Seconds <= 0 || events.IsPrior(p.Source):
 		return ""
 	case o.RuntimeSeconds > p.P90Seconds && o.RuntimeSeconds-p.P90Seconds >= MinSeconds:
 		return fmt.Sprintf("task %s ran %.1fs, past its P90 of %.1fs", o.TaskID, o.RuntimeSeconds, p.P90Seconds)
