@@ -520,7 +520,7 @@ func (m *Model) Observe(o Observation) {
 	ak := aciKey(chanModel, f)
 	m.aci[ak] = m.aci[ak].step(o.RuntimeSeconds, m.calibrated(e, f, nil, m.aci[ak], chanModel), m.cfg.ACIStep)
 	if s90, s99, ok := scoreOf(e, o.RuntimeSeconds); ok {
-		m.addScore(chanModel, e.src, f, s90, s99)
+		m.addScore(chanModel, e.calClass(), f, s90, s99)
 	}
 	p := toPoint(o)
 	ek := cmp.Or(f, globalKey)
@@ -600,9 +600,11 @@ type est struct {
 	mu, o50, o90, o99 float64
 	tau               float64
 	src               string
-	n                 int
-	mem50, mem90      int64
-	cpu               float64
+	// cal names the calibration pools when they differ from src's (see calClass).
+	cal          string
+	n            int
+	mem50, mem90 int64
+	cpu          float64
 }
 
 // prediction is the uncalibrated forecast: the raw bands of bands.

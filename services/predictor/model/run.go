@@ -157,7 +157,7 @@ func (r *Run) observe(o Observation, now float64) {
 	// The run's stream moves by γ(err - α) per task; kept as a delta on the model's.
 	r.aci[fk] = lv.step(o.RuntimeSeconds, r.m.calibrated(e, fk, r.scores, lv, chanRun, chanModel), r.m.cfg.ACIStep).minus(r.m.runLevels(fk))
 	if s90, s99, ok := scoreOf(e, o.RuntimeSeconds); ok {
-		for _, k := range []string{e.src, ""} {
+		for _, k := range []string{e.calClass(), ""} {
 			c := r.scores[k]
 			if c == nil {
 				c = &calibrator{}
@@ -165,7 +165,7 @@ func (r *Run) observe(o Observation, now float64) {
 			}
 			c.add(s90, s99, r.m.cfg.CalibrationWindow)
 		}
-		r.pending = append(r.pending, runScore{src: e.src, fam: fk, s90: s90, s99: s99})
+		r.pending = append(r.pending, runScore{src: e.calClass(), fam: fk, s90: s90, s99: s99})
 	}
 	// Residuals are taken against history's median (calibration never moves P50).
 	baseP50 := base.prediction().P50
@@ -283,6 +283,7 @@ func (r *Run) overlay(q Query, e est, now float64) est {
 		}
 		mu, dx := f.at(x, hasX)
 		se := r.m.fromLog(mu, f.res, cfg.PriorLogSigma, dx, SourceSiblings, f.n)
+		se.cal = calSiblingsOnly
 		if k == runKey {
 			// Other kinds of task say little about this one's spread, and nothing that
 			// siblings' calibration or drift detection should treat as evidence: on bwa a
