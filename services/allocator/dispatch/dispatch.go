@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"cmp"
+	"container/heap"
 	"slices"
 )
 
@@ -58,14 +59,20 @@ type Decision struct {
 // Decide returns the tasks to start now on vms, given every task's state. It is pure and
 // deterministic: ties are broken by task id and VM id.
 func Decide(tasks []Task, vms []VM) Decision {
-	byID := make(map[string]*Task, len(tasks))
+	// A pending task is ready when every parent is known and succeeded, so only tasks
+	// past pending need looking up by id; in a wide stage that is a small share. Failure
+	// propagation needs every task, but only when something failed.
+	failed := slices.ContainsFunc(tasks, func(t Task) bool { return t.State == Failed || t.State == UpstreamFailed })
+	byID := make(map[string]*Task)
 	for i := range tasks {
-		byID[tasks[i].ID] = &tasks[i]
+		if failed || tasks[i].State != Pending {
+			byID[tasks[i].ID] = &tasks[i]
+		}
 	}
 	var d Decision
 
 	// Propagate permanent failure to descendants, in as many passes as the depth needs.
-	for changed := true; changed; {
+	for changed := failed; changed; {
 		changed = false
 		for i := range tasks {
 			t := &tasks[i]
@@ -123,13 +130,27 @@ func Decide(tasks []Task, vms []VM) Decision {
 			ready = append(ready, t)
 		}
 	}
-	slices.SortFunc(ready, func(a, b *Task) int {
-		return cmp.Or(cmp.Compare(b.Priority, a.Priority), cmp.Compare(a.ID, b.ID))
-	})
-
 	const eps = 1e-9
 	fits := func(r room, t *Task) bool { return r.cores+eps >= t.CPU && r.mem >= t.MemoryBytes }
+	if len(ready) == 0 {
+		return d
+	}
+	// Ready tasks are taken in priority order (ties by id) until no room can hold even the
+	// least demanding of them. A wide stage keeps thousands ready while a finish frees
+	// room for a few, so they come off a heap instead of being sorted on every call, and
+	// the walk stops once the rooms are full; the assignments are the same as a full sort
+	// and walk would make.
+	least := Task{CPU: ready[0].CPU, MemoryBytes: ready[0].MemoryBytes}
 	for _, t := range ready {
+		least.CPU, least.MemoryBytes = min(least.CPU, t.CPU), min(least.MemoryBytes, t.MemoryBytes)
+	}
+	roomLeft := func() bool {
+		return slices.ContainsFunc(rooms, func(r room) bool { return fits(r, &least) })
+	}
+	q := &byPriority{ready}
+	heap.Init(q)
+	for q.Len() > 0 && roomLeft() {
+		t := heap.Pop(q).(*Task)
 		best := -1
 		if i, ok := byKey[t.PlannedVM]; ok && t.PlannedVM != "" && fits(rooms[i], t) {
 			best = i
@@ -152,4 +173,19 @@ func Decide(tasks []Task, vms []VM) Decision {
 		d.Start = append(d.Start, Assignment{Task: t.ID, VM: rooms[best].vm.ID})
 	}
 	return d
+}
+
+// byPriority is a heap of ready tasks, highest priority first, ties by id.
+type byPriority struct{ ts []*Task }
+
+func (h *byPriority) Len() int { return len(h.ts) }
+func (h *byPriority) Less(i, j int) bool {
+	return cmp.Or(cmp.Compare(h.ts[j].Priority, h.ts[i].Priority), cmp.Compare(h.ts[i].ID, h.ts[j].ID)) < 0
+}
+func (h *byPriority) Swap(i, j int) { h.ts[i], h.ts[j] = h.ts[j], h.ts[i] }
+func (h *byPriority) Push(x any)    { h.ts = append(h.ts, x.(*Task)) }
+func (h *byPriority) Pop() any {
+	t := h.ts[len(h.ts)-1]
+	h.ts = h.ts[:len(h.ts)-1]
+	return t
 }
