@@ -218,3 +218,11 @@ func TestNoHistoryIsNotAPerfectScore(t *testing.T) {
 	WriteSummaryTable(&table, res)
 	require.Contains(t, table.String(), "n/a")
 }
+
+func TestLearningCurveDrawsTracesOfBoundedSize(t *testing.T) {
+	t.Parallel()
+	small := &Trace{Name: "small", Tasks: make([]Task, 10)}
+	big := &Trace{Name: "big", Tasks: make([]Task, LearningMaxTasks+1)}
+	require.Equal(t, []*Trace{small}, learnable([]*Trace{big, small}))
+	require.Equal(t, []*Trace{big}, learnable([]*Trace{big}), "with nothing smaller, the big ones are drawn")
+}

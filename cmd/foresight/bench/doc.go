@@ -109,7 +109,8 @@
 //
 // # Learning curve
 //
-// Options.LearningWorkflows workflows are drawn (seeded) from all traces, each task's
+// Options.LearningWorkflows workflows are drawn (seeded) from all traces of at most
+// LearningMaxTasks tasks (all of them if none is that small), each task's
 // runtime multiplied by exp(r/2) with r a residual (log runtime minus its category median)
 // drawn from the family's recorded tasks of that category. A fresh model and LinUCB policy
 // learn online; every action is also executed on every workflow with the same latency

@@ -90,6 +90,7 @@ func (rp residualPools) resample(tr *Trace, rng *rand.Rand, index int) *Trace {
 // action in hindsight, overall and per family, and so the regret.
 func learningCurve(opts Options, mk planMaker) (*LearningCurve, error) {
 	all := append(append([]*Trace(nil), opts.History...), opts.Traces...)
+	drawn := learnable(all)
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x1ea4))
 	pools := newResidualPools(all)
 	hs := histories{}
@@ -103,7 +104,7 @@ func learningCurve(opts Options, mk planMaker) (*LearningCurve, error) {
 	chosen := make([]int, n)
 	fams := make([]string, n)
 	for k := range n {
-		tr := pools.resample(all[rng.IntN(len(all))], rng, k)
+		tr := pools.resample(drawn[rng.IntN(len(drawn))], rng, k)
 		h := hs.of(tr.Family)
 		dec, err := ag.decide(h.model, tr)
 		if err != nil {
@@ -165,6 +166,26 @@ func learningCurve(opts Options, mk planMaker) (*LearningCurve, error) {
 	}
 	lc.Last20Policy, lc.Last20BestFixed, lc.Last20BestPerFamily = mean(l20p), mean(l20b), mean(l20f)
 	return lc, nil
+}
+
+// LearningMaxTasks bounds the workflows the learning curve draws: each drawn workflow is
+// executed once per action (18), so a few 10,000-task traces among the scored ones would
+// turn minutes into hours. Larger traces are still scored; they are only not drawn, unless
+// no trace is small enough, when all are.
+const LearningMaxTasks = 2000
+
+// learnable is the traces the learning curve draws from (see LearningMaxTasks).
+func learnable(trs []*Trace) []*Trace {
+	var out []*Trace
+	for _, tr := range trs {
+		if len(tr.Tasks) <= LearningMaxTasks {
+			out = append(out, tr)
+		}
+	}
+	if len(out) == 0 {
+		return trs
+	}
+	return out
 }
 
 // bestAction is the action with the least total objective over the workflows in.
