@@ -69,15 +69,6 @@ func asapPeak(tr *Trace) (cores float64, mem int64) {
 	return cores, mem
 }
 
-// totalWork is the trace's core-seconds and memory byte-seconds.
-func totalWork(tr *Trace) (coreSec, byteSec float64) {
-	for _, t := range tr.Tasks {
-		coreSec += t.CPU * t.Runtime
-		byteSec += float64(t.Memory) * t.Runtime
-	}
-	return coreSec, byteSec
-}
-
 func logRatio(a, b float64) float64 {
 	if !(a > 0) || !(b > 0) {
 		return 0

@@ -8,14 +8,16 @@ import (
 	"math/rand/v2"
 	"strconv"
 
+	"github.com/foresight-run/foresight/pkg/bounds"
 	"github.com/foresight-run/foresight/pkg/catalog"
 	"github.com/foresight-run/foresight/pkg/events"
 )
 
 // latencyQuantileFloor and latencyQuantileCeil clamp the uniform draw of every launch
-// latency, so the lower bound can use the floor's quantile and stay a bound.
+// latency, so the lower bound (package bounds) can use the floor's quantile and stay a
+// bound.
 const (
-	latencyQuantileFloor = 0.01
+	latencyQuantileFloor = bounds.LatencyFloorQuantile
 	latencyQuantileCeil  = 0.99
 )
 
