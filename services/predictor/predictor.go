@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/foresight-run/foresight/pkg/bounds"
 	"github.com/foresight-run/foresight/pkg/bus"
 	"github.com/foresight-run/foresight/pkg/catalog"
 	"github.com/foresight-run/foresight/pkg/events"
@@ -285,26 +286,26 @@ func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, env events.Envelop
 }
 
 // reward scores a finished workflow for the policy: makespan and money as billed against
-// what the first plan predicted, weighted by the user's objective, with penalties for OOM
-// kills and a missed deadline (policy.Reward); a failed workflow scores the minimum.
+// the workflow's lower bounds (package bounds, from the runtimes its tasks were observed
+// to take), weighted by the user's objective, with penalties for OOM kills and a missed
+// deadline (policy.Reward); a failed workflow scores the minimum. The references depend
+// only on the workflow, as Reward requires: against the first plan's own forecast, an
+// action that padded its plan scored better for it. They are the ones the benchmark's
+// learning curve rewards against, so it measures this loop. No VM is taken to have been
+// hot at the start: a workflow that found one beats its makespan bound.
 func (s *Service) reward(ctx context.Context, tx pgx.Tx, done events.WorkflowCompleted, dp events.DemandPredicted) (float64, error) {
 	if done.Status != events.WorkflowSucceeded {
 		return -1, nil
-	}
-	plannedMakespan, plannedCost := dp.PredictedMakespanSeconds, 0.0
-	var raw []byte
-	err := tx.QueryRow(ctx, `SELECT plan FROM plans WHERE workflow_id = $1 AND version = 1`, done.WorkflowID).Scan(&raw)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return 0, fmt.Errorf("load plan: %w", err)
-	}
-	var plan events.PlanReady
-	if json.Unmarshal(raw, &plan) == nil && plan.PredictedMakespanSeconds > 0 {
-		plannedMakespan, plannedCost = plan.PredictedMakespanSeconds, plan.PredictedCostUSD
 	}
 	cost, err := billedCost(ctx, tx, done)
 	if err != nil {
 		return 0, err
 	}
+	tasks, err := observedTasks(ctx, tx, done.WorkflowID, dp.Graph)
+	if err != nil {
+		return 0, err
+	}
+	cat := catalog.Default()
 	// How much makespan weighs against money: the objective the user chose.
 	weight := 0.5
 	switch dp.Graph.Objective.Mode {
@@ -313,7 +314,46 @@ func (s *Service) reward(ctx context.Context, tx pgx.Tx, done events.WorkflowCom
 	case "cheapest":
 		weight = 0.1
 	}
-	return policy.Reward(cost, done.MakespanSeconds, plannedCost, plannedMakespan, weight, done.OOMKills, done.DeadlineMissed), nil
+	return policy.Reward(cost, done.MakespanSeconds, bounds.Cost(tasks, cat), bounds.Makespan(tasks, cat, false),
+		weight, done.OOMKills, done.DeadlineMissed), nil
+}
+
+// observedTasks is the workflow's graph with each task's observed runtime (its succeeded
+// attempt), as package bounds reads a finished workflow.
+func observedTasks(ctx context.Context, tx pgx.Tx, workflowID string, g events.GraphBuilt) ([]bounds.Task, error) {
+	rows, err := tx.Query(ctx, `SELECT task_id, runtime_seconds FROM task_observations
+		WHERE workflow_id = $1 AND status = 'succeeded'`, workflowID)
+	if err != nil {
+		return nil, fmt.Errorf("load runtimes: %w", err)
+	}
+	runtime := map[string]float64{}
+	for rows.Next() {
+		var id string
+		var secs float64
+		if err := rows.Scan(&id, &secs); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		runtime[id] = secs
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	index := make(map[string]int, len(g.Tasks))
+	for i, t := range g.Tasks {
+		index[t.ID] = i
+	}
+	out := make([]bounds.Task, len(g.Tasks))
+	for i, t := range g.Tasks {
+		out[i] = bounds.Task{Seconds: runtime[t.ID], Cores: t.CPU, MemoryBytes: t.MemoryBytes}
+		for _, d := range t.DependsOn {
+			if p, ok := index[d]; ok {
+				out[i].Parents = append(out[i].Parents, p)
+			}
+		}
+	}
+	return out, nil
 }
 
 // billedCost is what the workflow's VMs cost as the catalog bills (per second from ready,
