@@ -60,7 +60,8 @@
 //     where it runs, the workflow's VMs offered as hot pool VMs and the unclaimed
 //     warm-pool members as warm ones, at dispatch-time predictions (at most 12 re-plans,
 //     15 s apart); dispatch priorities stay those of the first plan. After the run the
-//     policy is rewarded against the lower bounds.
+//     policy is rewarded against the lower bounds (package bounds), as the live
+//     predictor rewards it.
 //   - oracle: the same planner, pool sizing and re-planning, given the true runtimes.
 //   - reactive-cold: Karpenter / cluster-autoscaler. Runnable tasks are placed first-fit in
 //     FIFO order, oldest VM first (bin-packing, kinder to the baseline than kube-scheduler's
