@@ -134,12 +134,17 @@ func (e est) bands() (o90, o99 float64) {
 	return o90, o99
 }
 
-// calSiblingsOnly is the calibration class of a prediction fitted to a run's siblings
-// alone, without history: reported as siblings, it misses like a handful of points
-// fitted with no prior, not like history corrected by siblings, and pooling the two let
-// the well-behaved kind set the bands of the other (a family's first run covered 55–70%
-// of its actuals under P90 on srasearch, soykb and cycles).
-const calSiblingsOnly = "siblings-only"
+// calRunFit is the calibration class of a prediction fitted to the run's own finished
+// tasks without history: to its siblings (reported as siblings) or, failing those, to
+// its tasks of other kinds (reported as run-prior). Both miss like a handful of points
+// fitted with no prior, not like history corrected by siblings, and pooling them with
+// that well-behaved kind let it set their bands: a family's first run covered 55–70% of
+// its actuals under P90 on srasearch, soykb and cycles. The two share one class because
+// they occur together, in a family's first runs, and apart neither gathers enough scores:
+// calibrated separately, the run-prior fits' large misses no longer widened the
+// siblings-only bands, and P90 coverage on the traces fell from 85.6–86.3% to 84.2–84.9%
+// (foresight bench, seeds 1–3).
+const calRunFit = "run-fit"
 
 // calClass is the calibration class of e: its source unless set otherwise.
 func (e est) calClass() string { return cmp.Or(e.cal, e.src) }

@@ -283,7 +283,7 @@ func (r *Run) overlay(q Query, e est, now float64) est {
 		}
 		mu, dx := f.at(x, hasX)
 		se := r.m.fromLog(mu, f.res, cfg.PriorLogSigma, dx, SourceSiblings, f.n)
-		se.cal = calSiblingsOnly
+		se.cal = calRunFit // also for run-prior, below
 		if k == runKey {
 			// Other kinds of task say little about this one's spread, and nothing that
 			// siblings' calibration or drift detection should treat as evidence: on bwa a
