@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"math"
 	"testing"
 	"time"
@@ -13,20 +12,16 @@ import (
 
 	"github.com/foresight-run/foresight/pkg/clock"
 	"github.com/foresight-run/foresight/pkg/events"
-	"github.com/foresight-run/foresight/pkg/service"
-	"github.com/foresight-run/foresight/pkg/testenv"
 )
 
 // TestForecastPoolLearnsSeasonalDemand writes four hours of history whose busy cores
 // follow an hourly cycle, then checks the published forecast continues the cycle.
 func TestForecastPoolLearnsSeasonalDemand(t *testing.T) {
 	t.Parallel()
-	_, pool := testenv.Database(t)
 	ctx := context.Background()
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clk := clock.NewVirtual(start.Add(4 * time.Hour))
-	rt := &service.Runtime{Pool: pool, Clock: clk, Log: slog.New(slog.DiscardHandler)}
-	s := New(rt, Options{PoolForecast: PoolForecastOptions{History: 4 * time.Hour}})
+	s, pool := newTestService(t, clk, Options{PoolForecast: PoolForecastOptions{History: 4 * time.Hour}})
 
 	truth := func(minute int) float64 { return math.Round(6 + 4*math.Sin(2*math.Pi*float64(minute)/60)) }
 	wf := "00000000-0000-0000-0000-000000000001"

@@ -3,7 +3,6 @@ package predictor
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -12,8 +11,6 @@ import (
 
 	"github.com/foresight-run/foresight/pkg/clock"
 	"github.com/foresight-run/foresight/pkg/events"
-	"github.com/foresight-run/foresight/pkg/service"
-	"github.com/foresight-run/foresight/pkg/testenv"
 )
 
 // TestRewardDoesNotDependOnThePlan: two runs of the same workflow that took the same time
@@ -21,11 +18,9 @@ import (
 // forecast used to score better), and the slower of two runs scores worse.
 func TestRewardDoesNotDependOnThePlan(t *testing.T) {
 	t.Parallel()
-	_, pool := testenv.Database(t)
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	rt := &service.Runtime{Pool: pool, Clock: clock.NewVirtual(t0), Log: slog.New(slog.DiscardHandler)}
-	s := New(rt, Options{CapacityCores: 64})
+	s, pool := newTestService(t, clock.NewVirtual(t0), Options{CapacityCores: 64})
 
 	g := events.GraphBuilt{Family: "fam", Tasks: []events.GraphTask{
 		{Task: events.Task{ID: "a", CPU: 1, MemoryBytes: 1 << 30}},

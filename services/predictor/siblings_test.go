@@ -3,7 +3,6 @@ package predictor
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -12,8 +11,6 @@ import (
 
 	"github.com/foresight-run/foresight/pkg/clock"
 	"github.com/foresight-run/foresight/pkg/events"
-	"github.com/foresight-run/foresight/pkg/service"
-	"github.com/foresight-run/foresight/pkg/testenv"
 	"github.com/foresight-run/foresight/services/predictor/model"
 )
 
@@ -22,11 +19,9 @@ import (
 // predictions toward 30 s and publishes the revision.
 func TestFinishedSiblingsSharpenPredictions(t *testing.T) {
 	t.Parallel()
-	_, pool := testenv.Database(t)
 	ctx := context.Background()
 	clk := clock.NewVirtual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	rt := &service.Runtime{Pool: pool, Clock: clk, Log: slog.New(slog.DiscardHandler)}
-	s := New(rt, Options{CapacityCores: 64})
+	s, pool := newTestService(t, clk, Options{CapacityCores: 64})
 	for range 30 {
 		s.model.Observe(model.Observation{Signature: "fam/align", Family: "fam", Category: "align", CPU: 1, RuntimeSeconds: 10})
 	}
