@@ -3,21 +3,13 @@ package bench
 import (
 	"math"
 	"sort"
+
+	"github.com/foresight-run/foresight/pkg/bounds"
 )
 
 // criticalPath is the longest path through the DAG weighted by dur (seconds).
 func criticalPath(tr *Trace, dur []float64) float64 {
-	finish := make([]float64, len(tr.Tasks))
-	best := 0.0
-	for _, v := range tr.Order {
-		start := 0.0
-		for _, p := range tr.Tasks[v].Parents {
-			start = max(start, finish[p])
-		}
-		finish[v] = start + dur[v]
-		best = max(best, finish[v])
-	}
-	return best
+	return bounds.CriticalPath(boundTasks(tr, dur))
 }
 
 // trueRuntimes returns the recorded runtimes.
