@@ -2,7 +2,6 @@ package allocator
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
@@ -33,7 +32,7 @@ func CatalogPlanner(cat catalog.Catalog) Planner {
 		for i, t := range g.Tasks {
 			pt := planner.Task{ID: t.ID, CPU: t.CPU, MemoryBytes: t.MemoryBytes, Duration: t.EstimateSeconds}
 			if p, ok := pred[t.ID]; ok {
-				pt.Duration = Quantile(p, planner.PlanningQuantile(q, events.IsPrior(p.Source)))
+				pt.Duration = planner.PlannedDuration(p, q)
 				pt.MemoryBytes = max(pt.MemoryBytes, p.MemoryBytes)
 			}
 			for _, d := range t.DependsOn {
@@ -115,26 +114,5 @@ func CatalogPlanner(cat catalog.Catalog) Planner {
 				StartSeconds: p.Start, FinishSeconds: p.Finish})
 		}
 		return out, nil
-	}
-}
-
-// Quantile interpolates a prediction's runtime at quantile q in log space between its
-// P50, P90 and P99 (q ≤ 0.5 gives P50; q ≥ 0.99 gives P99).
-func Quantile(p events.TaskPrediction, q float64) float64 {
-	lerp := func(a, b, f float64) float64 {
-		if a <= 0 || b <= 0 {
-			return a + (b-a)*f
-		}
-		return math.Exp(math.Log(a) + (math.Log(b)-math.Log(a))*f)
-	}
-	switch {
-	case q <= 0.5:
-		return p.P50Seconds
-	case q <= 0.9:
-		return lerp(p.P50Seconds, p.P90Seconds, (q-0.5)/0.4)
-	case q < 0.99:
-		return lerp(p.P90Seconds, p.P99Seconds, (q-0.9)/0.09)
-	default:
-		return p.P99Seconds
 	}
 }

@@ -84,7 +84,7 @@ func (s *Service) replan(ctx context.Context, tx pgx.Tx, workflowID, reason, cau
 			d.Finish = since(*finished)
 		default: // running: its predicted end, never in the past
 			p := pred[d.TaskID]
-			d.Finish = max(req.Now, d.Start+Quantile(p, planner.PlanningQuantile(dp.Action.RuntimeQuantile, events.IsPrior(p.Source))))
+			d.Finish = max(req.Now, d.Start+planner.PlannedDuration(p, dp.Action.RuntimeQuantile))
 		}
 		req.Done = append(req.Done, d)
 	}

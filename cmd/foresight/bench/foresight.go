@@ -99,9 +99,10 @@ func (d *decision) durations(a policy.Action) []float64 {
 	return out
 }
 
-// planAt is a prediction at the quantile the allocator plans it at.
+// planAt is the duration the allocator plans a prediction at under a's runtime quantile
+// (planner.PlannedDuration), given the quantiles the predictor publishes.
 func planAt(p model.Prediction, a policy.Action) float64 {
-	return p.Quantile(planner.PlanningQuantile(a.RuntimeQuantile, events.IsPrior(p.Source)))
+	return planner.PlannedDuration(events.TaskPrediction{P50Seconds: p.P50, P90Seconds: p.P90, P99Seconds: p.P99, Source: p.Source}, a.RuntimeQuantile)
 }
 
 // objective is the normalised objective the learning run minimises and the reward

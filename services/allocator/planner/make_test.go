@@ -369,3 +369,24 @@ func TestPlanningQuantile(t *testing.T) {
 		require.Equal(t, tt.want, PlanningQuantile(tt.q, tt.prior), "%+v", tt)
 	}
 }
+
+func TestPlannedDuration(t *testing.T) {
+	t.Parallel()
+	hist := events.TaskPrediction{P50Seconds: 10, P90Seconds: 40, P99Seconds: 80, Source: "history"}
+	prior := hist
+	prior.Source = "family-prior"
+	tests := []struct {
+		p    events.TaskPrediction
+		q    float64
+		want float64
+	}{
+		{p: hist, q: 0.5, want: 10},
+		{p: hist, q: 0.9, want: 40},
+		{p: hist, q: 0.7, want: 20}, // halfway from P50 to P90 in log space
+		{p: hist, q: 0.995, want: 80},
+		{p: prior, q: 0.5, want: 40}, // a prior is planned at PriorQuantile at least
+	}
+	for _, tt := range tests {
+		require.InDelta(t, tt.want, PlannedDuration(tt.p, tt.q), 1e-9, "%+v", tt)
+	}
+}

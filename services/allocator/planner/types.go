@@ -2,6 +2,7 @@ package planner
 
 import (
 	"errors"
+	"math"
 
 	"github.com/foresight-run/foresight/pkg/catalog"
 	"github.com/foresight-run/foresight/pkg/events"
@@ -98,6 +99,30 @@ func PlanningQuantile(q float64, prior bool) float64 {
 		return max(q, PriorQuantile)
 	}
 	return q
+}
+
+// PlannedDuration is the duration a task is planned at when the policy's runtime quantile
+// is q: its prediction at PlanningQuantile, interpolated in log space between the reported
+// P50, P90 and P99 (a quantile at or below 0.5 gives P50; at or above 0.99, P99). The
+// allocator, its re-plans and the benchmark all plan through it.
+func PlannedDuration(p events.TaskPrediction, q float64) float64 {
+	q = PlanningQuantile(q, events.IsPrior(p.Source))
+	lerp := func(a, b, f float64) float64 {
+		if a <= 0 || b <= 0 {
+			return a + (b-a)*f
+		}
+		return math.Exp(math.Log(a) + (math.Log(b)-math.Log(a))*f)
+	}
+	switch {
+	case q <= 0.5:
+		return p.P50Seconds
+	case q <= 0.9:
+		return lerp(p.P50Seconds, p.P90Seconds, (q-0.5)/0.4)
+	case q < 0.99:
+		return lerp(p.P90Seconds, p.P99Seconds, (q-0.9)/0.09)
+	default:
+		return p.P99Seconds
+	}
 }
 
 // DefaultDriftLead is Knobs.DriftLead when unset. On the development traces, replayed
