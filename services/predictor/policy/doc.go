@@ -28,6 +28,21 @@
 // do: without it a knob value learned the baselines of the families that happened to play
 // it.
 //
+// # Replays
+//
+// Bandit feedback teaches one action per workflow, and a family's first dozen workflows
+// cannot try eighteen actions, nor could the policy learn each family's own knobs from
+// them. So when a workflow succeeds the predictor also replays it under every other
+// action (Replay, Replayed): the binary gives it the simulator the benchmark runs, which
+// plans the workflow as the allocator would have under that action and executes the plan
+// on the runtimes the tasks were observed to take. The policy learns those rewards too,
+// each at ReplayWeight against the played reward's 1, since the replay cannot know the
+// launch latencies that would have been drawn and does not re-plan on drift. This is
+// model-based counterfactual learning, as in Dyna (Sutton, "Integrated Architectures for
+// Learning, Planning, and Reacting Based on Approximating Dynamic Programming", ICML
+// 1990), with the simulator as the model. A workflow of more than the replayer's bound
+// on tasks, or run where the catalog prices no machine, teaches only the action played.
+//
 // Two guards make it safe to run on production workflows:
 //
 //   - Safe default: until MinPulls rewards have been seen the policy plays action 0, the

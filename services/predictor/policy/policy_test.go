@@ -244,3 +244,50 @@ func TestSafeDefaultIsNotExploration(t *testing.T) {
 	p.Update(x, idx, -0.1)
 	require.GreaterOrEqual(t, p.budget, 0.0)
 }
+
+// TestReplayedRewardTeachesAtItsWeight: a replayed reward moves the policy toward it, by
+// less than the same reward played, counts toward leaving the safe default, and spends
+// no exploration budget.
+func TestReplayedRewardTeachesAtItsWeight(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	played, x := setup(t, cfg)
+	replayed, _ := setup(t, cfg)
+	const a = 7
+	played.Update(x, a, 0.8)
+	replayed.Replayed(x, a, 0.8)
+	mp, wp := played.Score(x, a)
+	mr, wr := replayed.Score(x, a)
+	require.Positive(t, mr, "a replayed reward moves the estimate toward it")
+	require.Less(t, mr, mp, "by less than a played one")
+	require.Greater(t, wr, wp, "and narrows the confidence width less")
+
+	fresh, _ := setup(t, cfg)
+	for range cfg.MinPulls {
+		fresh.Replayed(x, a, 0.5)
+	}
+	_, reason := fresh.Choose(x)
+	require.False(t, strings.HasPrefix(reason, "safe-default"), reason)
+	require.Zero(t, fresh.budget, "replays earn and spend no exploration budget")
+
+	for _, bad := range []float64{math.NaN(), math.Inf(-1)} {
+		fresh.Replayed(x, a, bad)
+	}
+	fresh.Replayed(x, 99, 0.5)
+	require.Equal(t, cfg.MinPulls, fresh.Pulls(), "garbage is ignored")
+	require.Equal(t, cfg.MinPulls, fresh.Replays())
+}
+
+// TestMarshalKeepsReplayWeight: the noise estimate's weights survive a restart.
+func TestMarshalKeepsReplayWeight(t *testing.T) {
+	t.Parallel()
+	p, x := setup(t, DefaultConfig())
+	p.Update(x, 1, 0.3)
+	p.Replayed(x, 2, 0.1)
+	b, err := json.Marshal(p)
+	require.NoError(t, err)
+	q := New(DefaultActions(), Dim, DefaultConfig())
+	require.NoError(t, json.Unmarshal(b, q))
+	require.InDelta(t, 1+ReplayWeight, q.weight, 1e-12)
+	require.InDelta(t, p.noise(), q.noise(), 1e-12)
+}
