@@ -102,7 +102,12 @@ func (d *decision) durations(a policy.Action) []float64 {
 // planAt is the duration the allocator plans a prediction at under a's runtime quantile
 // (planner.PlannedDuration), given the quantiles the predictor publishes.
 func planAt(p model.Prediction, a policy.Action) float64 {
-	return planner.PlannedDuration(events.TaskPrediction{P50Seconds: p.P50, P90Seconds: p.P90, P99Seconds: p.P99, Source: p.Source}, a.RuntimeQuantile)
+	return planner.PlannedDuration(eventPrediction(p), a.RuntimeQuantile)
+}
+
+// eventPrediction is the part of a prediction the predictor publishes that planning reads.
+func eventPrediction(p model.Prediction) events.TaskPrediction {
+	return events.TaskPrediction{P50Seconds: p.P50, P90Seconds: p.P90, P99Seconds: p.P99, Source: p.Source, Samples: p.Samples}
 }
 
 // objective is the normalised objective the learning run minimises and the reward

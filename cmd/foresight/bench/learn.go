@@ -1,12 +1,17 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
 	"sort"
 	"sync"
+
+	"github.com/foresight-run/foresight/pkg/catalog"
+	"github.com/foresight-run/foresight/pkg/events"
+	"github.com/foresight-run/foresight/services/predictor/policy"
 )
 
 // LearningPoint is one workflow of the learning-curve run.
@@ -135,6 +140,9 @@ func learningCurve(opts Options, mk planMaker) (*LearningCurve, error) {
 		}
 		ex := execs[dec.action]
 		ag.pol.Update(dec.x, dec.action, reward(ex.makespan, ex.cost, ex.makespanLB, costLB))
+		if err := learnReplays(ag, dec, tr, opts.Catalog, mk, costLB); err != nil {
+			return nil, err
+		}
 		h.observe(tr, trueRuntimes(tr))
 		chosen[k], fams[k] = dec.action, tr.Family
 		lc.Points = append(lc.Points, LearningPoint{
@@ -166,6 +174,40 @@ func learningCurve(opts Options, mk planMaker) (*LearningCurve, error) {
 	}
 	lc.Last20Policy, lc.Last20BestFixed, lc.Last20BestPerFamily = mean(l20p), mean(l20b), mean(l20f)
 	return lc, nil
+}
+
+// learnReplays teaches the policy the actions it did not play on tr, by the replays the
+// predictor makes when a workflow completes (Replayer): built from what the predictor
+// holds then (the tasks with their observed runtimes, the predictions it planned with),
+// and rewarded against the same bounds as a played action. The replay draws its own
+// launch latencies, not the ones the execution above drew.
+func learnReplays(ag *agent, dec *decision, tr *Trace, cat catalog.Catalog, mk planMaker, costLB float64) error {
+	if len(tr.Tasks) > ReplayMaxTasks {
+		return nil
+	}
+	r := policy.Replay{WorkflowID: tr.Name, Tasks: make([]events.Task, len(tr.Tasks)),
+		Predictions: make([]events.TaskPrediction, len(tr.Tasks))}
+	for i := range tr.Tasks {
+		r.Tasks[i] = tr.Tasks[i].Spec
+		r.Tasks[i].ReplaySeconds = tr.Tasks[i].Runtime
+		r.Predictions[i] = eventPrediction(dec.preds[i])
+	}
+	var idx []int
+	for ai, a := range ag.actions {
+		if ai != dec.action {
+			r.Actions = append(r.Actions, a)
+			idx = append(idx, ai)
+		}
+	}
+	outs, err := replayActions(context.Background(), r, cat, mk)
+	if err != nil {
+		return err
+	}
+	makespanLB := makespanLowerBound(tr, cat, false)
+	for k, o := range outs {
+		ag.pol.Replayed(dec.x, idx[k], reward(o.MakespanSeconds, o.CostUSD, makespanLB, costLB))
+	}
+	return nil
 }
 
 // LearningMaxTasks bounds the workflows the learning curve draws: each drawn workflow is

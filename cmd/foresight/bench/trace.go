@@ -124,18 +124,28 @@ func ParseTrace(name string, data []byte) (*Trace, error) {
 	if err != nil {
 		return nil, err
 	}
-	family := wf.Family
-	if len(wf.Tasks) == 0 {
-		return nil, fmt.Errorf("%s: %w", name, ErrEmptyTrace)
+	tr, err := traceOf(name, wf.Family, wf.Tasks)
+	if err != nil {
+		return nil, err
 	}
 	sum := sha256.Sum256(data)
-	tr := &Trace{Name: name, Family: family, Digest: hex.EncodeToString(sum[:])}
-	index := make(map[string]int, len(wf.Tasks))
-	for i, t := range wf.Tasks {
+	tr.Digest = hex.EncodeToString(sum[:])
+	return tr, nil
+}
+
+// traceOf builds a trace from tasks as the graph builder parsed them, each task's
+// recorded runtime in ReplaySeconds.
+func traceOf(name, family string, tasks []events.Task) (*Trace, error) {
+	if len(tasks) == 0 {
+		return nil, fmt.Errorf("%s: %w", name, ErrEmptyTrace)
+	}
+	tr := &Trace{Name: name, Family: family}
+	index := make(map[string]int, len(tasks))
+	for i, t := range tasks {
 		index[t.ID] = i
 	}
-	tr.Tasks = make([]Task, len(wf.Tasks))
-	for i, t := range wf.Tasks {
+	tr.Tasks = make([]Task, len(tasks))
+	for i, t := range tasks {
 		cpu := t.CPU
 		if cpu <= 0 {
 			cpu = 1
@@ -149,7 +159,7 @@ func ParseTrace(name string, data []byte) (*Trace, error) {
 			InputBytes: t.InputBytes, Runtime: rt, Spec: t,
 		}
 	}
-	for i, t := range wf.Tasks {
+	for i, t := range tasks {
 		for _, d := range t.DependsOn {
 			p, ok := index[d]
 			if !ok {
@@ -160,7 +170,7 @@ func ParseTrace(name string, data []byte) (*Trace, error) {
 		}
 	}
 	for i := range tr.Tasks {
-		tr.Tasks[i].Signature = signature(family, wf.Tasks[i])
+		tr.Tasks[i].Signature = signature(family, tasks[i])
 	}
 	order, err := topoOrder(tr.Tasks)
 	if err != nil {
