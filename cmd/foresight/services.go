@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/foresight-run/foresight/cmd/foresight/bench"
+	"github.com/foresight-run/foresight/pkg/catalog"
 	"github.com/foresight-run/foresight/pkg/pgdb"
 	"github.com/foresight-run/foresight/pkg/service"
 	"github.com/foresight-run/foresight/services/allocator"
@@ -20,11 +22,13 @@ import (
 // its producers, so nothing waits on a missing consumer.
 var serviceNames = []string{"monitor", "poolmanager", "allocator", "predictor", "graphbuilder", "gateway"}
 
-// builders wires each service; the per-service binaries use the same factories.
+// builders wires each service; the per-service binaries use the same factories, except
+// that only this one gives the predictor the benchmark's simulator to replay finished
+// workflows with (predictor.BuildWith).
 var builders = map[string]service.Factory{
 	"gateway":      gateway.Build,
 	"graphbuilder": graphbuilder.Build,
-	"predictor":    predictor.Build,
+	"predictor":    predictor.BuildWith(bench.Replayer(catalog.Default())),
 	"allocator":    allocator.Build,
 	"poolmanager":  poolmanager.Build,
 	"monitor":      monitor.Build,

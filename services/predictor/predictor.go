@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,6 +45,10 @@ type Options struct {
 	CapacityMemoryBytes int64
 	// PoolForecast configures the background-demand forecaster behind the pool targets.
 	PoolForecast PoolForecastOptions
+	// Replayer, when set, replays each succeeded workflow under the actions it was not
+	// run with, and the policy learns their rewards as well as the played one's
+	// (policy.Replay). Without it the policy learns only the action played.
+	Replayer policy.Replayer
 }
 
 // Service is the predictor.
@@ -267,15 +273,26 @@ func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, env events.Envelop
 	if err := json.Unmarshal(raw, &rec); err != nil {
 		return bus.Permanent(err)
 	}
+	sc, err := s.scorer(ctx, tx, done, rec.Event)
+	if err != nil {
+		return err
+	}
+	r, err := playedReward(ctx, tx, done, sc)
+	if err != nil {
+		return err
+	}
+	// Replayed before the policy is locked: a replay of a large workflow takes seconds,
+	// and every completion waits for the lock.
+	replays, err := s.replays(ctx, done, rec, sc)
+	if err != nil {
+		return err
+	}
 	pol, err := loadPolicy(ctx, tx, true)
 	if err != nil {
 		return err
 	}
-	r, err := s.reward(ctx, tx, done, rec.Event)
-	if err != nil {
-		return err
-	}
 	pol.Update(rec.Features, rec.Action, r)
+	replays.learn(pol, rec)
 	state, err := json.Marshal(pol)
 	if err != nil {
 		return err
@@ -285,15 +302,47 @@ func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, env events.Envelop
 	return err
 }
 
-// reward scores a finished workflow for the policy: makespan and money as billed against
-// the workflow's lower bounds (package bounds, from the runtimes its tasks were observed
-// to take), weighted by the user's objective, with penalties for OOM kills and a missed
-// deadline (policy.Reward); a failed workflow scores the minimum. The references depend
+// scorer rewards a finished workflow's outcomes, played or replayed, for the policy:
+// makespan and money as billed against the workflow's lower bounds (package bounds, from
+// the runtimes its tasks were observed to take), weighted by the user's objective, with
+// penalties for OOM kills and a missed deadline (policy.Reward). The references depend
 // only on the workflow, as Reward requires: against the first plan's own forecast, an
 // action that padded its plan scored better for it. They are the ones the benchmark's
 // learning curve rewards against, so it measures this loop. No VM is taken to have been
 // hot at the start: a workflow that found one beats its makespan bound.
-func (s *Service) reward(ctx context.Context, tx pgx.Tx, done events.WorkflowCompleted, dp events.DemandPredicted) (float64, error) {
+type scorer struct {
+	tasks              []bounds.Task
+	costLB, makespanLB float64
+	weight             float64
+	deadline           *float64
+}
+
+func (s *Service) scorer(ctx context.Context, tx pgx.Tx, done events.WorkflowCompleted, dp events.DemandPredicted) (scorer, error) {
+	tasks, err := observedTasks(ctx, tx, done.WorkflowID, dp.Graph)
+	if err != nil {
+		return scorer{}, err
+	}
+	cat := catalog.Default()
+	// How much makespan weighs against money: the objective the user chose.
+	sc := scorer{tasks: tasks, costLB: bounds.Cost(tasks, cat), makespanLB: bounds.Makespan(tasks, cat, false),
+		weight: 0.5, deadline: dp.Graph.Objective.DeadlineSeconds}
+	switch dp.Graph.Objective.Mode {
+	case "fastest":
+		sc.weight = 0.9
+	case "cheapest":
+		sc.weight = 0.1
+	}
+	return sc, nil
+}
+
+// reward scores one outcome of the workflow.
+func (sc scorer) reward(costUSD, makespanS float64, oomKills int, missedDeadline bool) float64 {
+	return policy.Reward(costUSD, makespanS, sc.costLB, sc.makespanLB, sc.weight, oomKills, missedDeadline)
+}
+
+// playedReward scores the finished workflow as it ran; a failed workflow scores the
+// minimum.
+func playedReward(ctx context.Context, tx pgx.Tx, done events.WorkflowCompleted, sc scorer) (float64, error) {
 	if done.Status != events.WorkflowSucceeded {
 		return -1, nil
 	}
@@ -301,21 +350,73 @@ func (s *Service) reward(ctx context.Context, tx pgx.Tx, done events.WorkflowCom
 	if err != nil {
 		return 0, err
 	}
-	tasks, err := observedTasks(ctx, tx, done.WorkflowID, dp.Graph)
+	return sc.reward(cost, done.MakespanSeconds, done.OOMKills, done.DeadlineMissed), nil
+}
+
+// replayed is a finished workflow's replays, rewarded: one reward per action of the
+// policy's action list, NaN for the action played.
+type replayed struct {
+	actions []policy.Action
+	rewards []float64
+}
+
+// replays replays a succeeded workflow under every action it was not run with
+// (Options.Replayer), on the runtimes observed, and scores each outcome with sc as the
+// played one is scored. A replay that fails is logged and skipped: the played reward is
+// learned regardless, and a replay is extra knowledge, not the reward itself.
+func (s *Service) replays(ctx context.Context, done events.WorkflowCompleted, rec forecastRecord, sc scorer) (replayed, error) {
+	if s.opts.Replayer == nil || done.Status != events.WorkflowSucceeded {
+		return replayed{}, nil
+	}
+	g := rec.Event.Graph
+	r := policy.Replay{WorkflowID: done.WorkflowID, Mode: g.Objective.Mode,
+		Tasks: make([]events.Task, len(g.Tasks)), Predictions: rec.Event.Predictions}
+	for i, t := range g.Tasks {
+		r.Tasks[i] = t.Task
+		r.Tasks[i].ReplaySeconds = sc.tasks[i].Seconds
+	}
+	all := policy.DefaultActions()
+	var idx []int
+	for i, a := range all {
+		if i != rec.Action {
+			r.Actions = append(r.Actions, a)
+			idx = append(idx, i)
+		}
+	}
+	outs, err := s.opts.Replayer(ctx, r)
+	switch {
+	case ctx.Err() != nil:
+		return replayed{}, ctx.Err()
+	case errors.Is(err, policy.ErrNotReplayed):
+		s.log.DebugContext(ctx, "workflow not replayed", "workflow", done.WorkflowID, "reason", err)
+		return replayed{}, nil
+	case err == nil && len(outs) != len(r.Actions):
+		err = fmt.Errorf("%d outcomes for %d actions", len(outs), len(r.Actions))
+	}
 	if err != nil {
-		return 0, err
+		s.log.WarnContext(ctx, "replay failed; the policy learns only the action played", "workflow", done.WorkflowID, "err", err)
+		return replayed{}, nil
 	}
-	cat := catalog.Default()
-	// How much makespan weighs against money: the objective the user chose.
-	weight := 0.5
-	switch dp.Graph.Objective.Mode {
-	case "fastest":
-		weight = 0.9
-	case "cheapest":
-		weight = 0.1
+	out := replayed{actions: all, rewards: make([]float64, len(all))}
+	out.rewards[rec.Action] = math.NaN()
+	for k, o := range outs {
+		missed := sc.deadline != nil && o.MakespanSeconds > *sc.deadline
+		out.rewards[idx[k]] = sc.reward(o.CostUSD, o.MakespanSeconds, 0, missed)
 	}
-	return policy.Reward(cost, done.MakespanSeconds, bounds.Cost(tasks, cat), bounds.Makespan(tasks, cat, false),
-		weight, done.OOMKills, done.DeadlineMissed), nil
+	return out, nil
+}
+
+// learn teaches pol the replayed rewards, if pol's actions are the ones replayed (a
+// policy persisted with other actions learns only the played reward).
+func (rp replayed) learn(pol *policy.LinUCB, rec forecastRecord) {
+	if rp.rewards == nil || !slices.Equal(pol.Actions(), rp.actions) {
+		return
+	}
+	for i, r := range rp.rewards {
+		if i != rec.Action {
+			pol.Replayed(rec.Features, i, r)
+		}
+	}
 }
 
 // observedTasks is the workflow's graph with each task's observed runtime (its succeeded
@@ -407,15 +508,27 @@ func loadPolicy(ctx context.Context, tx pgx.Tx, forUpdate bool) (*policy.LinUCB,
 	return pol, nil
 }
 
-// Build is the service's factory for service.Main and the all-in-one binary: contention is
-// reported against this host's capacity.
+// Build is the service's factory for service.Main: the predictor without replays
+// (BuildWith).
 func Build(ctx context.Context, rt *service.Runtime) (service.Component, error) {
-	cores, mem := service.Host(rt.Config)
-	opts := Options{CapacityCores: cores, CapacityMemoryBytes: mem}
-	if rt.Config.Provider == "sim" {
-		q := catalog.Default().Quotas
-		opts.CapacityCores, opts.CapacityMemoryBytes = q.MaxCores, 0 // memory is bounded per type, not by a quota
-		opts.PoolForecast.Interval = time.Minute                     // a cloud pool has standing targets to set
+	return BuildWith(nil)(ctx, rt)
+}
+
+// BuildWith is the service's factory for the all-in-one binary: contention is reported
+// against this host's capacity, or the sim provider's quota. On the sim provider, whose
+// machines are the catalog's, r replays each finished workflow under the other actions
+// (Options.Replayer); on local host slices, which the catalog does not price, a replay's
+// cost could not be set beside the played one's, and there is none.
+func BuildWith(r policy.Replayer) service.Factory {
+	return func(ctx context.Context, rt *service.Runtime) (service.Component, error) {
+		cores, mem := service.Host(rt.Config)
+		opts := Options{CapacityCores: cores, CapacityMemoryBytes: mem}
+		if rt.Config.Provider == "sim" {
+			q := catalog.Default().Quotas
+			opts.CapacityCores, opts.CapacityMemoryBytes = q.MaxCores, 0 // memory is bounded per type, not by a quota
+			opts.PoolForecast.Interval = time.Minute                     // a cloud pool has standing targets to set
+			opts.Replayer = r
+		}
+		return New(rt, opts), nil
 	}
-	return New(rt, opts), nil
 }

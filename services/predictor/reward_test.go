@@ -52,7 +52,11 @@ func TestRewardDoesNotDependOnThePlan(t *testing.T) {
 			done := events.WorkflowCompleted{WorkflowID: wf, Status: events.WorkflowSucceeded, MakespanSeconds: makespan, CompletedAt: t0.Add(time.Minute)}
 			gw := g
 			gw.WorkflowID = wf
-			r, err = s.reward(ctx, tx, done, events.DemandPredicted{WorkflowID: wf, Graph: gw})
+			sc, err := s.scorer(ctx, tx, done, events.DemandPredicted{WorkflowID: wf, Graph: gw})
+			if err != nil {
+				return err
+			}
+			r, err = playedReward(ctx, tx, done, sc)
 			return err
 		}))
 		return r
