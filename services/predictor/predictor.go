@@ -292,7 +292,9 @@ func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, env events.Envelop
 		return err
 	}
 	pol.Update(rec.Features, rec.Action, r)
-	replays.learn(pol, rec)
+	n := replays.learn(pol, rec)
+	s.log.InfoContext(ctx, "policy rewarded", "workflow_id", done.WorkflowID, "action", rec.Event.Action.Name,
+		"reward", r, "replayed_actions", n)
 	state, err := json.Marshal(pol)
 	if err != nil {
 		return err
@@ -388,13 +390,13 @@ func (s *Service) replays(ctx context.Context, done events.WorkflowCompleted, re
 	case ctx.Err() != nil:
 		return replayed{}, ctx.Err()
 	case errors.Is(err, policy.ErrNotReplayed):
-		s.log.DebugContext(ctx, "workflow not replayed", "workflow", done.WorkflowID, "reason", err)
+		s.log.DebugContext(ctx, "workflow not replayed", "workflow_id", done.WorkflowID, "reason", err)
 		return replayed{}, nil
 	case err == nil && len(outs) != len(r.Actions):
 		err = fmt.Errorf("%d outcomes for %d actions", len(outs), len(r.Actions))
 	}
 	if err != nil {
-		s.log.WarnContext(ctx, "replay failed; the policy learns only the action played", "workflow", done.WorkflowID, "err", err)
+		s.log.WarnContext(ctx, "replay failed; the policy learns only the action played", "workflow_id", done.WorkflowID, "err", err)
 		return replayed{}, nil
 	}
 	out := replayed{actions: all, rewards: make([]float64, len(all))}
@@ -407,16 +409,20 @@ func (s *Service) replays(ctx context.Context, done events.WorkflowCompleted, re
 }
 
 // learn teaches pol the replayed rewards, if pol's actions are the ones replayed (a
-// policy persisted with other actions learns only the played reward).
-func (rp replayed) learn(pol *policy.LinUCB, rec forecastRecord) {
+// policy persisted with other actions learns only the played reward), and returns how
+// many it learned.
+func (rp replayed) learn(pol *policy.LinUCB, rec forecastRecord) int {
 	if rp.rewards == nil || !slices.Equal(pol.Actions(), rp.actions) {
-		return
+		return 0
 	}
+	n := 0
 	for i, r := range rp.rewards {
 		if i != rec.Action {
 			pol.Replayed(rec.Features, i, r)
+			n++
 		}
 	}
+	return n
 }
 
 // observedTasks is the workflow's graph with each task's observed runtime (its succeeded
