@@ -226,8 +226,8 @@ func (l levels) plus(d levels) levels {
 func aciKey(ch, famKey string) string { return ch + "\x00" + cmp.Or(famKey, globalKey) }
 
 // calibrated turns a raw estimate into a Prediction whose P90 and P99 are stretched (or
-// narrowed) by conformal quantiles of recent scores, at the levels 0.9 and 0.99 moved by
-// lv. P50 is never moved: calibration is about the band, not the point forecast.
+// narrowed) by conformal quantiles of recent scores, at the levels 0.9 (plus
+// Config.CoverageMargin) and 0.99 moved by lv. P50 is never moved: calibration is about the band, not the point forecast.
 //
 // The pools are tried in the order of chans, each most specific first (calibKeys), and
 // the first with enough scores of its own answers; local, when given, are a run's own
@@ -237,7 +237,7 @@ func aciKey(ch, famKey string) string { return ch + "\x00" + cmp.Or(famKey, glob
 // takes P90's scale.
 func (m *Model) calibrated(e est, famKey string, local map[string]*calibrator, lv levels, chans ...string) Prediction {
 	o90, o99 := e.bands()
-	c90, have90 := m.calibScale(0.9, 0.9+lv.A90, false, e.calClass(), famKey, local, chans)
+	c90, have90 := m.calibScale(0.9, 0.9+m.cfg.CoverageMargin+lv.A90, false, e.calClass(), famKey, local, chans)
 	c99, have99 := m.calibScale(0.99, 0.99+lv.A99, true, e.calClass(), famKey, local, chans)
 	switch {
 	case !have90:

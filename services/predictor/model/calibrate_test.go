@@ -219,3 +219,37 @@ func TestACILevelsFollowMisses(t *testing.T) {
 		})
 	}
 }
+
+// TestCoverageMarginWidensP90UnderRunShift: when each run is slower or faster than
+// history as a whole, the margin buys P90 coverage, and only P90 moves. ACI is all but
+// off here: on a stream this long it would take the margin back (that is its job).
+func TestCoverageMarginWidensP90UnderRunShift(t *testing.T) {
+	t.Parallel()
+	cover := func(margin float64) (p90, p50 float64) {
+		cfg := DefaultConfig()
+		cfg.CoverageMargin, cfg.ACIStep = margin, 1e-9
+		m := New(cfg)
+		rng := rand.New(rand.NewPCG(9, 9))
+		var ys, b90, b50 []float64
+		for run := range 100 {
+			shift := math.Exp(0.4 * rng.NormFloat64())
+			r := m.NewRun()
+			for range 10 {
+				o := Observation{Signature: "s", Family: "f", Category: "c", RuntimeSeconds: 30 * shift * math.Exp(0.3*rng.NormFloat64())}
+				p := r.Predict(queryOf(o))
+				if run >= 50 {
+					ys, b90, b50 = append(ys, o.RuntimeSeconds), append(b90, p.P90), append(b50, p.P50)
+				}
+				r.Observe(o)
+				m.Observe(o)
+			}
+			r.Finish()
+		}
+		return coverage(ys, b90), coverage(ys, b50)
+	}
+	none90, none50 := cover(1e-9)
+	def90, def50 := cover(DefaultConfig().CoverageMargin)
+	t.Logf("P90 coverage without margin %.3f, with %.3f", none90, def90)
+	require.Greater(t, def90, none90, "the margin widens P90")
+	require.Equal(t, none50, def50, "P50 is not moved")
+}
