@@ -109,20 +109,31 @@ func levelQuantile(level float64, a, b []float64) float64 {
 	return kth(min(max(int(math.Ceil(float64(n+1)*level)), 1), n), a, b)
 }
 
-// kth returns the k-th smallest (1-based) of the sorted windows a and b together.
+// kth returns the k-th smallest (1-based, clamped to [1, len(a)+len(b)]) of the sorted
+// windows a and b together, without merging them: it binary-searches how many of the k
+// come from a, so a quantile costs O(log n), not O(n). Calibration reads one for every
+// prediction, and a revision re-predicts a whole stage.
 func kth(k int, a, b []float64) float64 {
-	i, j := 0, 0
-	var v float64
-	for range max(k, 1) {
-		if j >= len(b) || (i < len(a) && a[i] <= b[j]) {
-			v = a[i]
-			i++
+	k = min(max(k, 1), len(a)+len(b))
+	// i of the k from a and k-i from b is right when a[i-1] <= b[k-i] and
+	// b[k-i-1] <= a[i]; search the smallest i with b[k-i-1] <= a[i].
+	lo, hi := max(0, k-len(b)), min(k, len(a))
+	for lo < hi {
+		i := (lo + hi) / 2
+		if b[k-i-1] <= a[i] {
+			hi = i
 		} else {
-			v = b[j]
-			j++
+			lo = i + 1
 		}
 	}
-	return v
+	i := lo
+	switch {
+	case i == 0:
+		return b[k-1]
+	case i == k:
+		return a[k-1]
+	}
+	return max(a[i-1], b[k-i-1])
 }
 
 // bands returns the raw log-space offsets from the median to P90 and P99: within-run and

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -172,6 +173,33 @@ func TestConformalQuantile(t *testing.T) {
 				require.Equal(t, tt.want, got)
 			}
 		})
+	}
+}
+
+// TestKthIsTheMergedOrderStatistic checks the binary search against merging and sorting,
+// on windows with ties, empty sides and every k (clamped at both ends).
+func TestKthIsTheMergedOrderStatistic(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(5, 5))
+	for range 2000 {
+		a := make([]float64, rng.IntN(12))
+		b := make([]float64, rng.IntN(12))
+		for i := range a {
+			a[i] = float64(rng.IntN(8)) // few values: many ties
+		}
+		for i := range b {
+			b[i] = float64(rng.IntN(8))
+		}
+		slices.Sort(a)
+		slices.Sort(b)
+		merged := slices.Sorted(slices.Values(append(slices.Clone(a), b...)))
+		if len(merged) == 0 {
+			continue
+		}
+		for k := -1; k <= len(merged)+1; k++ {
+			want := merged[min(max(k, 1), len(merged))-1]
+			require.Equal(t, want, kth(k, a, b), "k=%d a=%v b=%v", k, a, b)
+		}
 	}
 }
 
