@@ -483,6 +483,9 @@ type Model struct {
 	calib map[string]*calibrator
 	// aci holds each prediction stream's adaptive level adjustments, by aciKey.
 	aci map[string]levels
+	// gen counts the model's changes, so a Run knows when its memoised predictions are
+	// stale (see Run.PredictAt).
+	gen uint64
 }
 
 // New returns an empty model.
@@ -524,6 +527,7 @@ func (m *Model) Observe(o Observation) {
 	if !(o.RuntimeSeconds > 0) || math.IsInf(o.RuntimeSeconds, 0) {
 		return
 	}
+	m.gen++
 	s, c, f := keyChain(o.Signature, o.Family, o.Category)
 	// Score the prediction history would have made for this task before it learns from
 	// it: the online, predict-then-observe stream conformal calibration needs.
@@ -862,5 +866,6 @@ func (m *Model) UnmarshalJSON(b []byte) error {
 		aci[k] = levels{}.plus(l) // back within bounds
 	}
 	m.cfg, m.keys, m.runDev, m.epoch, m.calib, m.aci = cfg, keys, runDev, epoch, calib, aci
+	m.gen++
 	return nil
 }

@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"testing"
 
@@ -458,4 +459,37 @@ func TestRunKnowsAJustDispatchedWaveSaysNothing(t *testing.T) {
 
 	// As the second wave runs past the first's runtimes the censored residuals push up.
 	require.Greater(t, timed.PredictAt(q, now+30).P50, timed.PredictAt(q, now).P50*1.5)
+}
+
+// TestPredictAtMemoIsNeverStale interleaves dispatches, finishes, history and time, and
+// checks every memoised PredictAt against a fresh computation.
+func TestPredictAtMemoIsNeverStale(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 3))
+	m := New(DefaultConfig())
+	for i := range 40 {
+		m.Observe(Observation{Signature: "s", Family: "f", Category: "c", InputBytes: int64(1000 + i), RuntimeSeconds: float64(5 + i%7)})
+	}
+	r := m.NewRun()
+	queries := []Query{
+		{Signature: "s", Family: "f", Category: "c", InputBytes: 1000},
+		{Signature: "s", Family: "f", Category: "c", InputBytes: 5000},
+		{Signature: "t", Family: "f", Category: "c"},
+	}
+	now := 0.0
+	for range 500 {
+		q := queries[rng.IntN(len(queries))]
+		switch rng.IntN(6) {
+		case 0:
+			r.StartedAt(q, now)
+		case 1:
+			r.ObserveAt(Observation{Signature: q.Signature, Family: q.Family, Category: q.Category, InputBytes: q.InputBytes,
+				RuntimeSeconds: 1 + 10*rng.Float64()}, now)
+		case 2:
+			m.Observe(Observation{Signature: q.Signature, Family: q.Family, Category: q.Category, RuntimeSeconds: 1 + 10*rng.Float64()})
+		case 3:
+			now += rng.Float64()
+		}
+		require.Equal(t, r.predictAt(q, now), r.PredictAt(q, now))
+	}
 }

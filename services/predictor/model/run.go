@@ -43,6 +43,12 @@ type Run struct {
 	// aci holds, per family key, the ACI adjustment this run's own misses and hits have
 	// made on top of the model's dispatch stream (see Model.runLevels).
 	aci map[string]levels
+	// memo holds PredictAt's answers at one instant while neither the run (gen) nor the
+	// model (memoModel) changes: a revision re-predicts every unfinished sibling at one
+	// instant, and siblings alike in all a Query holds get one answer.
+	memo                    map[Query]Prediction
+	memoAt                  float64
+	gen, memoGen, memoModel uint64
 }
 
 // runningTask is a dispatched task of the run that has not finished: when it started
@@ -87,6 +93,7 @@ func (r *Run) Started(q Query) { r.StartedAt(q, math.NaN()) }
 // a sibling still running is known to take at least its elapsed time, which PredictAt
 // uses before any sibling has finished.
 func (r *Run) StartedAt(q Query, atSeconds float64) {
+	r.gen++
 	if sk, _, _ := keyChain(q.Signature, q.Family, q.Category); sk != "" {
 		r.started[sk]++
 		lb := math.NaN()
@@ -116,6 +123,7 @@ func (r *Run) Observe(o Observation) {
 // finishRunning drops the running entry whose start is closest to startedAt; with no
 // time, an entry with an unknown start, else the earliest.
 func (r *Run) finishRunning(o Observation, startedAt float64) {
+	r.gen++
 	sk, _, _ := keyChain(o.Signature, o.Family, o.Category)
 	starts := r.running[sk]
 	if len(starts) == 0 {
@@ -144,6 +152,7 @@ func (r *Run) finishRunning(o Observation, startedAt float64) {
 }
 
 func (r *Run) observe(o Observation, now float64) {
+	r.gen++
 	if !(o.RuntimeSeconds > 0) || math.IsInf(o.RuntimeSeconds, 0) {
 		return
 	}
@@ -312,6 +321,21 @@ func (r *Run) overlay(q Query, e est, now float64) est {
 // exceeds the prediction, the prediction moves up to it. The bound needs three
 // started siblings, so one straggler cannot drag every prediction.
 func (r *Run) PredictAt(q Query, nowSeconds float64) Prediction {
+	if math.IsNaN(nowSeconds) {
+		return r.predictAt(q, nowSeconds)
+	}
+	if r.memo == nil || r.memoAt != nowSeconds || r.memoGen != r.gen || r.memoModel != r.m.gen {
+		r.memo, r.memoAt, r.memoGen, r.memoModel = map[Query]Prediction{}, nowSeconds, r.gen, r.m.gen
+	}
+	if p, ok := r.memo[q]; ok {
+		return p
+	}
+	p := r.predictAt(q, nowSeconds)
+	r.memo[q] = p
+	return p
+}
+
+func (r *Run) predictAt(q Query, nowSeconds float64) Prediction {
 	p := r.predict(q, nowSeconds)
 	sk, _, _ := keyChain(q.Signature, q.Family, q.Category)
 	floor, ok := r.runningFloor(sk, nowSeconds)
@@ -382,6 +406,8 @@ const minRunningEvidence = 3
 // between-run spread of future predictions. Call it once, when the run ends; it is the
 // only Run method that writes to the Model.
 func (r *Run) Finish() {
+	r.gen++
+	r.m.gen++
 	keys := make([]string, 0, len(r.dev))
 	for k := range r.dev {
 		keys = append(keys, k)
