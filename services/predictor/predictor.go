@@ -273,7 +273,7 @@ func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, env events.Envelop
 	if err := json.Unmarshal(raw, &rec); err != nil {
 		return bus.Permanent(err)
 	}
-	sc, err := s.scorer(ctx, tx, done, rec.Event)
+	sc, err := newScorer(ctx, tx, done, rec.Event)
 	if err != nil {
 		return err
 	}
@@ -319,7 +319,7 @@ type scorer struct {
 	deadline           *float64
 }
 
-func (s *Service) scorer(ctx context.Context, tx pgx.Tx, done events.WorkflowCompleted, dp events.DemandPredicted) (scorer, error) {
+func newScorer(ctx context.Context, tx pgx.Tx, done events.WorkflowCompleted, dp events.DemandPredicted) (scorer, error) {
 	tasks, err := observedTasks(ctx, tx, done.WorkflowID, dp.Graph)
 	if err != nil {
 		return scorer{}, err

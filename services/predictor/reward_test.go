@@ -20,7 +20,7 @@ func TestRewardDoesNotDependOnThePlan(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s, pool := newTestService(t, clock.NewVirtual(t0), Options{CapacityCores: 64})
+	_, pool := newTestService(t, clock.NewVirtual(t0), Options{CapacityCores: 64})
 
 	g := events.GraphBuilt{Family: "fam", Tasks: []events.GraphTask{
 		{Task: events.Task{ID: "a", CPU: 1, MemoryBytes: 1 << 30}},
@@ -52,7 +52,7 @@ func TestRewardDoesNotDependOnThePlan(t *testing.T) {
 			done := events.WorkflowCompleted{WorkflowID: wf, Status: events.WorkflowSucceeded, MakespanSeconds: makespan, CompletedAt: t0.Add(time.Minute)}
 			gw := g
 			gw.WorkflowID = wf
-			sc, err := s.scorer(ctx, tx, done, events.DemandPredicted{WorkflowID: wf, Graph: gw})
+			sc, err := newScorer(ctx, tx, done, events.DemandPredicted{WorkflowID: wf, Graph: gw})
 			if err != nil {
 				return err
 			}
