@@ -222,7 +222,7 @@ func Run(opts Options) (*Result, error) {
 		if dec != nil {
 			f := execs[PolicyForesight]
 			ag.pol.Update(dec.x, dec.action, reward(f.makespan, f.cost, f.makespanLB, costLB))
-			if err := learnReplays(ag, dec, tr, opts.Catalog, mk, costLB); err != nil {
+			if err := learnReplays(ag, dec, tr, opts, mk, costLB); err != nil {
 				return nil, fmt.Errorf("%s: %w", tr.Name, err)
 			}
 		}

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/foresight-run/foresight/pkg/catalog"
 	"github.com/foresight-run/foresight/pkg/events"
 	"github.com/foresight-run/foresight/services/predictor/policy"
 )
@@ -140,7 +139,7 @@ func learningCurve(opts Options, mk planMaker) (*LearningCurve, error) {
 		}
 		ex := execs[dec.action]
 		ag.pol.Update(dec.x, dec.action, reward(ex.makespan, ex.cost, ex.makespanLB, costLB))
-		if err := learnReplays(ag, dec, tr, opts.Catalog, mk, costLB); err != nil {
+		if err := learnReplays(ag, dec, tr, opts, mk, costLB); err != nil {
 			return nil, err
 		}
 		h.observe(tr, trueRuntimes(tr))
@@ -181,11 +180,11 @@ func learningCurve(opts Options, mk planMaker) (*LearningCurve, error) {
 // holds then (the tasks with their observed runtimes, the predictions it planned with),
 // and rewarded against the same bounds as a played action. The replay draws its own
 // launch latencies, not the ones the execution above drew.
-func learnReplays(ag *agent, dec *decision, tr *Trace, cat catalog.Catalog, mk planMaker, costLB float64) error {
+func learnReplays(ag *agent, dec *decision, tr *Trace, opts Options, mk planMaker, costLB float64) error {
 	if len(tr.Tasks) > ReplayMaxTasks {
 		return nil
 	}
-	r := policy.Replay{WorkflowID: tr.Name, Tasks: make([]events.Task, len(tr.Tasks)),
+	r := policy.Replay{WorkflowID: tr.Name, Mode: opts.Objective, Tasks: make([]events.Task, len(tr.Tasks)),
 		Predictions: make([]events.TaskPrediction, len(tr.Tasks))}
 	for i := range tr.Tasks {
 		r.Tasks[i] = tr.Tasks[i].Spec
@@ -199,11 +198,11 @@ func learnReplays(ag *agent, dec *decision, tr *Trace, cat catalog.Catalog, mk p
 			idx = append(idx, ai)
 		}
 	}
-	outs, err := replayActions(context.Background(), r, cat, mk)
+	outs, err := replayActions(context.Background(), r, opts.Catalog, mk)
 	if err != nil {
 		return err
 	}
-	makespanLB := makespanLowerBound(tr, cat, false)
+	makespanLB := makespanLowerBound(tr, opts.Catalog, false)
 	for k, o := range outs {
 		ag.pol.Replayed(dec.x, idx[k], reward(o.MakespanSeconds, o.CostUSD, makespanLB, costLB))
 	}
