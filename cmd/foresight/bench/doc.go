@@ -61,7 +61,8 @@
 //     warm-pool members as warm ones, at dispatch-time predictions (at most 12 re-plans,
 //     15 s apart); dispatch priorities stay those of the first plan. After the run the
 //     policy is rewarded against the lower bounds (package bounds), as the live
-//     predictor rewards it.
+//     predictor rewards it, and learns the replays of the workflow under the actions it
+//     did not play (Replayer, the predictor's replayer; its own latency draws).
 //   - oracle: the same planner, pool sizing and re-planning, given the true runtimes.
 //   - reactive-cold: Karpenter / cluster-autoscaler. Runnable tasks are placed first-fit in
 //     FIFO order, oldest VM first (bin-packing, kinder to the baseline than kube-scheduler's
@@ -114,7 +115,10 @@
 // LearningMaxTasks tasks (all of them if none is that small), each task's
 // runtime multiplied by exp(r/2) with r a residual (log runtime minus its category median)
 // drawn from the family's recorded tasks of that category. A fresh model and LinUCB policy
-// learn online; every action is also executed on every workflow with the same latency
-// draws, giving the best fixed action in hindsight (overall and per family) and the
-// cumulative regret of objective = ½ ln(makespan/LB) + ½ ln(cost/LB).
+// learn online, the policy from each workflow's played reward and its replays under the
+// other actions, as in production; every action is also executed on every workflow with
+// the execution's own latency draws, giving the best fixed action in hindsight (overall
+// and per family) and the cumulative regret of objective = ½ ln(makespan/LB) +
+// ½ ln(cost/LB). The replays draw other latencies than those executions, so the policy
+// never sees the scores it is judged by.
 package bench
