@@ -240,12 +240,44 @@ func (s *Service) onGraphBuilt(ctx context.Context, tx pgx.Tx, env events.Envelo
 	return outbox.Emit(ctx, tx, events.DerivedID(env.ID, "demand"), Source, g.WorkflowID, s.rt.Clock.Now(), out)
 }
 
-// onCompleted rewards the action chosen for the workflow and persists the policy.
+// onCompleted rewards the action chosen for the workflow (and, with a Replayer, the
+// actions it was not run with) and persists the model and the policy.
 func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
 	done, err := bus.Decode[events.WorkflowCompleted](env)
 	if err != nil {
 		return err
 	}
+	// Everything that reads before the first write: the replay takes seconds on a large
+	// workflow, and the rows written below (the model snapshot, the policy) are locked
+	// from their write to the commit, which every other completion waits for.
+	var rec *forecastRecord
+	var raw []byte
+	err = tx.QueryRow(ctx, `SELECT forecast FROM forecasts WHERE workflow_id = $1`, done.WorkflowID).Scan(&raw)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows): // never forecast: nothing to reward
+	case err != nil:
+		return err
+	default:
+		rec = &forecastRecord{}
+		if err := json.Unmarshal(raw, rec); err != nil {
+			return bus.Permanent(err)
+		}
+	}
+	var r float64
+	var replays replayed
+	if rec != nil {
+		sc, err := newScorer(ctx, tx, done, rec.Event)
+		if err != nil {
+			return err
+		}
+		if r, err = playedReward(ctx, tx, done, sc); err != nil {
+			return err
+		}
+		if replays, err = s.replays(ctx, done, *rec, sc); err != nil {
+			return err
+		}
+	}
+
 	s.mu.Lock()
 	if lr, ok := s.runs[done.WorkflowID]; ok {
 		lr.run.Finish() // how far this run sat from history widens the family's future bands
@@ -261,38 +293,15 @@ func (s *Service) onCompleted(ctx context.Context, tx pgx.Tx, env events.Envelop
 		modelStateName, snapshot, s.rt.Clock.Now()); err != nil {
 		return fmt.Errorf("save model snapshot: %w", err)
 	}
-	var raw []byte
-	err = tx.QueryRow(ctx, `SELECT forecast FROM forecasts WHERE workflow_id = $1`, done.WorkflowID).Scan(&raw)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if rec == nil {
 		return nil
-	}
-	if err != nil {
-		return err
-	}
-	var rec forecastRecord
-	if err := json.Unmarshal(raw, &rec); err != nil {
-		return bus.Permanent(err)
-	}
-	sc, err := newScorer(ctx, tx, done, rec.Event)
-	if err != nil {
-		return err
-	}
-	r, err := playedReward(ctx, tx, done, sc)
-	if err != nil {
-		return err
-	}
-	// Replayed before the policy is locked: a replay of a large workflow takes seconds,
-	// and every completion waits for the lock.
-	replays, err := s.replays(ctx, done, rec, sc)
-	if err != nil {
-		return err
 	}
 	pol, err := loadPolicy(ctx, tx, true)
 	if err != nil {
 		return err
 	}
 	pol.Update(rec.Features, rec.Action, r)
-	n := replays.learn(pol, rec)
+	n := replays.learn(pol, *rec)
 	s.log.InfoContext(ctx, "policy rewarded", "workflow_id", done.WorkflowID, "action", rec.Event.Action.Name,
 		"reward", r, "replayed_actions", n)
 	state, err := json.Marshal(pol)
