@@ -145,6 +145,8 @@ type Config struct {
 	HalfLifeRuns float64 `json:"half_life_runs"`
 	// SiblingShrink is the weight of history against a run's own siblings, in
 	// pseudo-observations: with s finished siblings the run's offset gets s/(s+SiblingShrink).
+	// A run-prior fit (the run's tasks of other kinds) is shrunk toward the prior with the
+	// same weight.
 	SiblingShrink float64 `json:"sibling_shrink"`
 	// SiblingSpreadWeight is the weight, in pseudo-observations, of history's spread
 	// against the siblings' own when a run has siblings.

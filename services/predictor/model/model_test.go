@@ -331,6 +331,30 @@ func TestRunPoolIgnoresInputAcrossKinds(t *testing.T) {
 	require.Greater(t, p.P90/p.P50, 2.0, "other kinds of task leave the spread wide")
 }
 
+// TestRunPriorLeansOnThePriorWhileEvidenceIsThin: one short task of another kind does
+// not make a new kind short (blast's 0.05 s split against its 10 s blastall tasks); many
+// such tasks pull it toward their level.
+func TestRunPriorLeansOnThePriorWhileEvidenceIsThin(t *testing.T) {
+	t.Parallel()
+	m := New(DefaultConfig())
+	q := Query{Signature: "blastall", Family: "blast", Category: "blastall"}
+	prior := m.Predict(q).P50
+	split := Observation{Signature: "split", Family: "blast", Category: "split", RuntimeSeconds: 0.05}
+	r := m.NewRun()
+	r.Observe(split)
+	one := r.Predict(q)
+	require.Equal(t, SourceRunPrior, one.Source)
+	// Halfway in log space between the prior and the split, with the prior counting as
+	// SiblingShrink (1) task.
+	require.InDelta(t, math.Sqrt(prior*split.RuntimeSeconds), one.P50, 1e-6*prior)
+	for range 19 {
+		r.Observe(split)
+	}
+	many := r.Predict(q).P50
+	require.Less(t, many, one.P50)
+	require.InDelta(t, math.Log(split.RuntimeSeconds), math.Log(many), math.Log(prior/split.RuntimeSeconds)/20+1e-9)
+}
+
 func TestFamilyPriorIgnoresInputAcrossKinds(t *testing.T) {
 	t.Parallel()
 	m := New(DefaultConfig())
