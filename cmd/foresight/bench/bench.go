@@ -90,6 +90,10 @@ type RunRow struct {
 	CostLowerBoundUSD         float64 `json:"cost_lower_bound_usd"`
 	// Replans counts the re-plans drift triggered (foresight and oracle).
 	Replans int `json:"replans,omitempty"`
+	// Action and Reason are the knobs the policy chose for foresight's run, and why
+	// (what demand-predicted reports in production).
+	Action string `json:"action,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // PredictionRow is one method's prediction accuracy on one trace.
@@ -206,11 +210,15 @@ func Run(opts Options) (*Result, error) {
 				continue
 			}
 			ex.makespanLB = makespanLowerBound(tr, opts.Catalog, ex.hotAtStart)
-			res.Runs = append(res.Runs, RunRow{
+			row := RunRow{
 				Trace: tr.Name, Family: tr.Family, Tasks: len(tr.Tasks), Policy: pol,
 				MakespanSeconds: ex.makespan, CostUSD: ex.cost,
 				MakespanLowerBoundSeconds: ex.makespanLB, CostLowerBoundUSD: costLB, Replans: ex.replans,
-			})
+			}
+			if pol == PolicyForesight && dec != nil {
+				row.Action, row.Reason = ag.actions[dec.action].Name, dec.reason
+			}
+			res.Runs = append(res.Runs, row)
 		}
 		// Accuracy is measured at the dispatches of the run foresight executed (or, without
 		// a planner, of the static pool, which dispatches every task as soon as it is ready).

@@ -89,6 +89,12 @@ func TestJSONFieldNames(t *testing.T) {
 		"makespan_lower_bound_seconds", "cost_lower_bound_usd"} {
 		require.Contains(t, runs[0], k)
 	}
+	for _, r := range runs {
+		if r["policy"] == PolicyForesight {
+			require.NotEmpty(t, r["action"], "foresight's row says which knobs it ran with")
+			require.NotEmpty(t, r["reason"])
+		}
+	}
 }
 
 func TestHistoryNeverHoldsTheScoredTrace(t *testing.T) {

@@ -156,11 +156,11 @@ func writeMarkdown(b *strings.Builder, res *Result) {
 			fmt.Fprintf(b, "| %s | %s |\n", sk.Trace, strings.ReplaceAll(sk.Reason, "|", "\\|"))
 		}
 	}
-	b.WriteString("\n## Runs\n\n| trace | policy | tasks | makespan s | LB s | ÷ LB | cost USD | LB USD | ÷ LB | re-plans |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("\n## Runs\n\n| trace | policy | tasks | makespan s | LB s | ÷ LB | cost USD | LB USD | ÷ LB | re-plans | knobs |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range res.Runs {
-		fmt.Fprintf(b, "| %s | %s | %d | %.1f | %.1f | %.2f | %.4f | %.4f | %.2f | %d |\n", r.Trace, r.Policy, r.Tasks,
+		fmt.Fprintf(b, "| %s | %s | %d | %.1f | %.1f | %.2f | %.4f | %.4f | %.2f | %d | %s |\n", r.Trace, r.Policy, r.Tasks,
 			r.MakespanSeconds, r.MakespanLowerBoundSeconds, r.MakespanSeconds/r.MakespanLowerBoundSeconds,
-			r.CostUSD, r.CostLowerBoundUSD, r.CostUSD/r.CostLowerBoundUSD, r.Replans)
+			r.CostUSD, r.CostLowerBoundUSD, r.CostUSD/r.CostLowerBoundUSD, r.Replans, r.Action)
 	}
 	b.WriteString("\n## Prediction per trace\n\n| trace | method | median APE | P90 coverage | makespan forecast error | family had history |\n|---|---|---|---|---|---|\n")
 	for _, r := range res.Prediction {
