@@ -2,6 +2,7 @@ package bus_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -110,4 +111,83 @@ func TestPermanentFailureGoesToDeadLetters(t *testing.T) {
 		return n == 1
 	}, 20*time.Second, 20*time.Millisecond)
 	require.Equal(t, int32(1), calls.Load())
+}
+
+// TestBatchesFallBackToSingleMessages publishes a backlog with one poison event in it. The
+// consumer takes the waiting events in batches (more than one per call); the batch holding
+// the poison fails as a whole and its events are handled one by one, so every good event
+// takes effect exactly once and only the poison goes to dead_letters.
+func TestBatchesFallBackToSingleMessages(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, pool := testenv.Database(t)
+	_, _, js := testenv.JetStream(t)
+	log := slog.New(slog.DiscardHandler)
+	_, err := bus.EnsureStream(ctx, js, bus.DefaultStream())
+	require.NoError(t, err)
+
+	const n = 40
+	poison := ""
+	for i := range n {
+		reason := "ok"
+		if i == 17 {
+			reason = "poison"
+		}
+		env, err := events.New("test", "wf-batch", time.Now(), events.ReplanRequested{WorkflowID: "wf-batch", Reason: reason})
+		require.NoError(t, err)
+		if reason == "poison" {
+			poison = env.ID
+		}
+		raw, err := encode(env)
+		require.NoError(t, err)
+		require.NoError(t, bus.Publish(ctx, js, env, raw))
+	}
+
+	effect := func(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
+		r, err := bus.Decode[events.ReplanRequested](env)
+		if err != nil {
+			return err
+		}
+		if r.Reason == "poison" {
+			return bus.Permanent(errors.New("poison"))
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO dead_letters (consumer, event_id, subject, payload, reason) VALUES ('effect', $1, '', '', 'marker')
+			ON CONFLICT DO NOTHING`, env.ID)
+		return err
+	}
+	var batches, largest atomic.Int32
+	cons := bus.NewConsumer(js, pool, "FORESIGHT", log)
+	t.Cleanup(cons.Stop)
+	require.NoError(t, cons.Subscribe(ctx, bus.Subscription{
+		Durable: "test-batch", Type: events.TypeReplanRequested, AckWait: 5 * time.Second, MaxDeliver: 2,
+		Handler:   bus.Transactional(pool, "test-batch", effect),
+		BatchSize: 16,
+		Batch: func(ctx context.Context, envs []events.Envelope) error {
+			batches.Add(1)
+			if int32(len(envs)) > largest.Load() {
+				largest.Store(int32(len(envs)))
+			}
+			return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+				for _, env := range envs {
+					if err := effect(ctx, tx, env); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		},
+	}))
+
+	require.Eventually(t, func() bool {
+		var done, dead int
+		_ = pool.QueryRow(ctx, `SELECT count(*) FROM dead_letters WHERE consumer = 'effect'`).Scan(&done)
+		_ = pool.QueryRow(ctx, `SELECT count(*) FROM dead_letters WHERE consumer = 'test-batch'`).Scan(&dead)
+		return done == n-1 && dead == 1
+	}, 20*time.Second, 20*time.Millisecond)
+	var deadID string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT event_id FROM dead_letters WHERE consumer = 'test-batch'`).Scan(&deadID))
+	require.Equal(t, poison, deadID)
+	require.Greater(t, largest.Load(), int32(1), "a backlog is taken in batches")
+	require.Less(t, batches.Load(), int32(n), "fewer calls than events")
 }

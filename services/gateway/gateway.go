@@ -59,15 +59,47 @@ func New(rt *service.Runtime) *Service {
 // Handler is the gateway's HTTP API (health endpoints included).
 func (s *Service) Handler() http.Handler { return s.router }
 
-// Start subscribes the read-side projection to every event type.
+// projectBatch is how many waiting events the projection takes per transaction: every
+// task sends the gateway three events, and a commit each cost more than the projection.
+const projectBatch = 64
+
+// Start subscribes the read-side projection to every event type, in batches.
 func (s *Service) Start(ctx context.Context) error {
 	for _, t := range events.AllTypes {
 		name := "gateway-" + string(t)[len("foresight."):len(t)-len(".v1")]
-		if err := s.rt.SubscribeTx(ctx, name, t, 4, s.project); err != nil {
+		if err := s.rt.Subscribe(ctx, bus.Subscription{Durable: name, Type: t, Concurrency: 4,
+			Handler: bus.Transactional(s.rt.Pool, name, s.project), Batch: s.projectAll, BatchSize: projectBatch}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// projectAll projects a batch of events in one transaction. The projection needs no inbox
+// rows to be idempotent: an event is inserted once by its id, and a status only moves
+// forward. Within the batch, a status already applied to a workflow is not applied again
+// (each of a workflow's task-dispatched events implies "running").
+func (s *Service) projectAll(ctx context.Context, envs []events.Envelope) error {
+	return pgx.BeginFunc(ctx, s.rt.Pool, func(tx pgx.Tx) error {
+		applied := map[[2]string]bool{}
+		for _, env := range envs {
+			if env.Subject == "" {
+				continue
+			}
+			if err := insertEvent(ctx, tx, env); err != nil {
+				return err
+			}
+			k := [2]string{env.Subject, statusOf[env.Type]}
+			if k[1] != "" && applied[k] {
+				continue
+			}
+			applied[k] = true
+			if err := advance(ctx, tx, env); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Stop is a no-op: the runtime's consumer owns the subscriptions.
@@ -90,11 +122,25 @@ func (s *Service) project(ctx context.Context, tx pgx.Tx, env events.Envelope) e
 	if env.Subject == "" {
 		return nil // about no workflow (the standing pool, its forecast): not a workflow's history
 	}
+	if err := insertEvent(ctx, tx, env); err != nil {
+		return err
+	}
+	return advance(ctx, tx, env)
+}
+
+// insertEvent appends env to its workflow's event log, once.
+func insertEvent(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
 	if _, err := tx.Exec(ctx,
 		`INSERT INTO workflow_events (workflow_id, event_id, type, event_time, data) VALUES ($1, $2, $3, $4, $5)
 		 ON CONFLICT (event_id) DO NOTHING`, env.Subject, env.ID, string(env.Type), env.Time, []byte(env.Data)); err != nil {
 		return fmt.Errorf("project %s: %w", env.Type, err)
 	}
+	return nil
+}
+
+// advance moves the workflow's status to the one env implies, never backwards, and records
+// a completion's makespan or a rejection's problems.
+func advance(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
 	status := statusOf[env.Type]
 	var makespan *float64
 	var completedAt *time.Time
