@@ -3,7 +3,6 @@ package bus_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/foresight-run/foresight/pkg/bus"
 	"github.com/foresight-run/foresight/pkg/events"
 	"github.com/foresight-run/foresight/pkg/outbox"
-	"github.com/foresight-run/foresight/pkg/testenv"
 )
 
 // TestOutboxToInboxEffectivelyOnce runs the real path: an event committed to the outbox is
@@ -24,12 +22,7 @@ func TestOutboxToInboxEffectivelyOnce(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	_, pool := testenv.Database(t)
-	_, _, js := testenv.JetStream(t)
-	log := slog.New(slog.DiscardHandler)
-
-	_, err := bus.EnsureStream(ctx, js, bus.DefaultStream())
-	require.NoError(t, err)
+	pool, js, log := newBus(ctx, t)
 	relay := outbox.NewRelay(pool, js, log)
 	require.NoError(t, relay.Start(ctx))
 	t.Cleanup(relay.Stop)
@@ -83,11 +76,7 @@ func TestPermanentFailureGoesToDeadLetters(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	_, pool := testenv.Database(t)
-	_, _, js := testenv.JetStream(t)
-	log := slog.New(slog.DiscardHandler)
-	_, err := bus.EnsureStream(ctx, js, bus.DefaultStream())
-	require.NoError(t, err)
+	pool, js, log := newBus(ctx, t)
 
 	var calls atomic.Int32
 	cons := bus.NewConsumer(js, pool, "FORESIGHT", log)
@@ -121,11 +110,7 @@ func TestBatchesFallBackToSingleMessages(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	_, pool := testenv.Database(t)
-	_, _, js := testenv.JetStream(t)
-	log := slog.New(slog.DiscardHandler)
-	_, err := bus.EnsureStream(ctx, js, bus.DefaultStream())
-	require.NoError(t, err)
+	pool, js, log := newBus(ctx, t)
 
 	const n = 40
 	poison := ""

@@ -200,20 +200,7 @@ func (c *Consumer) handle(ctx context.Context, sub Subscription, msg jetstream.M
 	}
 	log := c.log.With("consumer", sub.Durable, "event_id", env.ID, "workflow_id", env.Subject)
 
-	// Heartbeat so a long handler keeps the message.
-	hbCtx, stopHB := context.WithCancel(ctx)
-	go func() {
-		t := time.NewTicker(sub.AckWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-hbCtx.Done():
-				return
-			case <-t.C:
-				_ = msg.InProgress()
-			}
-		}
-	}()
+	stopHB := heartbeat(ctx, sub.AckWait/3, msg)
 	err = sub.Handler(ctx, env)
 	stopHB()
 
@@ -255,21 +242,7 @@ func (c *Consumer) handleBatch(ctx context.Context, sub Subscription, msgs []jet
 	if len(ok) == 0 {
 		return
 	}
-	hbCtx, stopHB := context.WithCancel(ctx)
-	go func() {
-		t := time.NewTicker(sub.AckWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-hbCtx.Done():
-				return
-			case <-t.C:
-				for _, msg := range ok {
-					_ = msg.InProgress()
-				}
-			}
-		}
-	}()
+	stopHB := heartbeat(ctx, sub.AckWait/3, ok...)
 	err := sub.Batch(ctx, envs)
 	stopHB()
 	switch {
@@ -292,6 +265,27 @@ func (c *Consumer) handleBatch(ctx context.Context, sub Subscription, msgs []jet
 			c.handle(ctx, sub, msg)
 		}
 	}
+}
+
+// heartbeat tells JetStream every interval that msgs are still being worked on, so a
+// long handler keeps them, until the returned stop is called.
+func heartbeat(ctx context.Context, every time.Duration, msgs ...jetstream.Msg) (stop func()) {
+	hbCtx, stop := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-hbCtx.Done():
+				return
+			case <-t.C:
+				for _, msg := range msgs {
+					_ = msg.InProgress()
+				}
+			}
+		}
+	}()
+	return stop
 }
 
 func (c *Consumer) deadLetter(ctx context.Context, sub Subscription, msg jetstream.Msg, eventID, reason string) {
