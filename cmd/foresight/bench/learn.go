@@ -7,7 +7,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sort"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/foresight-run/foresight/pkg/events"
 	"github.com/foresight-run/foresight/services/predictor/policy"
@@ -118,22 +119,21 @@ func learningCurve(opts Options, mk planMaker) (*LearningCurve, error) {
 		costLB := costLowerBound(tr, opts.Catalog)
 		objs[k] = make([]float64, len(ag.actions))
 		execs := make([]*execution, len(ag.actions))
-		errs := make([]error, len(ag.actions))
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
+		var g errgroup.Group
+		g.SetLimit(max(runtime.GOMAXPROCS(0), 1))
 		for ai, a := range ag.actions {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				execs[ai], errs[ai] = executePlanned(tr, mk, dec.durations(a), a, opts, seed, foresightLive(h.model, tr, a))
-			}()
+			g.Go(func() (err error) {
+				execs[ai], err = executePlanned(tr, mk, dec.durations(a), a, opts, seed, foresightLive(h.model, tr, a))
+				if err != nil {
+					return fmt.Errorf("workflow %d (%s), action %s: %w", k, tr.Name, a.Name, err)
+				}
+				return nil
+			})
 		}
-		wg.Wait()
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
 		for ai, ex := range execs {
-			if errs[ai] != nil {
-				return nil, fmt.Errorf("workflow %d (%s), action %s: %w", k, tr.Name, ag.actions[ai].Name, errs[ai])
-			}
 			ex.makespanLB = makespanLowerBound(tr, opts.Catalog, ex.hotAtStart)
 			objs[k][ai] = objective(ex.makespan, ex.cost, ex.makespanLB, costLB)
 		}

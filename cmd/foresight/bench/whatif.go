@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"runtime"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/foresight-run/foresight/pkg/catalog"
 	"github.com/foresight-run/foresight/services/allocator/planner"
@@ -53,17 +54,12 @@ func replayActions(ctx context.Context, r policy.Replay, cat catalog.Catalog, mk
 	seed := h.Sum64()
 
 	out := make([]policy.Outcome, len(r.Actions))
-	errs := make([]error, len(r.Actions))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(runtime.GOMAXPROCS(0), 1))
 	for ai, a := range r.Actions {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if errs[ai] = ctx.Err(); errs[ai] != nil {
-				return
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
 			}
 			dur := make([]float64, len(r.Tasks))
 			for i, p := range r.Predictions {
@@ -71,17 +67,14 @@ func replayActions(ctx context.Context, r policy.Replay, cat catalog.Catalog, mk
 			}
 			ex, err := executePlanned(tr, mk, dur, a, opts, seed, nil)
 			if err != nil {
-				errs[ai] = fmt.Errorf("replay %s under %s: %w", r.WorkflowID, a.Name, err)
-				return
+				return fmt.Errorf("replay %s under %s: %w", r.WorkflowID, a.Name, err)
 			}
 			out[ai] = policy.Outcome{MakespanSeconds: ex.makespan, CostUSD: ex.cost}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
