@@ -2,6 +2,8 @@ package bench
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -231,4 +233,71 @@ func TestLearningCurveDrawsTracesOfBoundedSize(t *testing.T) {
 	big := &Trace{Name: "big", Tasks: make([]Task, LearningMaxTasks+1)}
 	require.Equal(t, []*Trace{small}, learnable([]*Trace{big, small}))
 	require.Equal(t, []*Trace{big}, learnable([]*Trace{big}), "with nothing smaller, the big ones are drawn")
+}
+
+// nextflowRun writes one RO-Crate-style Nextflow instance: every task name carries its
+// sample or interval as a tag, and no command.program is recorded.
+func nextflowRun(t *testing.T, path, sample string, runtime float64) {
+	t.Helper()
+	type task struct {
+		Name     string   `json:"name"`
+		ID       string   `json:"id"`
+		Parents  []string `json:"parents"`
+		Children []string `json:"children"`
+	}
+	type exec struct {
+		ID      string  `json:"id"`
+		Runtime float64 `json:"runtimeInSeconds"`
+		Cores   float64 `json:"coreCount"`
+	}
+	var tasks []task
+	var execs []exec
+	var calls []string
+	for i := range 6 {
+		id := fmt.Sprintf("NFCORE_SAREK:SAREK:GATK4_HAPLOTYPECALLER__%s_chr%d__ID%d", sample, i+1, 1<<(i+40))
+		calls = append(calls, id)
+		tasks = append(tasks, task{Name: id, ID: id, Parents: []string{}, Children: []string{}})
+		execs = append(execs, exec{ID: id, Runtime: runtime * (1 + 0.05*float64(i)), Cores: 1})
+	}
+	qc := "NFCORE_SAREK:SAREK:MULTIQC__ID0000099"
+	tasks = append(tasks, task{Name: qc, ID: qc, Parents: calls, Children: []string{}})
+	execs = append(execs, exec{ID: qc, Runtime: 5, Cores: 1})
+	doc := map[string]any{"name": "reconstructed_workflow", "schemaVersion": "1.6", "workflow": map[string]any{
+		"specification": map[string]any{"tasks": tasks, "files": []any{}},
+		"execution":     map[string]any{"tasks": execs},
+	}}
+	data, err := json.Marshal(doc)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+}
+
+// Runs of one Nextflow pipeline on different samples are one family whose tasks share
+// signatures, so a later run is predicted from an earlier one, even when the file names
+// have no dash and only the folder names the family.
+func TestNextflowRunsShareHistory(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "sarek_germline")
+	require.NoError(t, os.Mkdir(dir, 0o700))
+	nextflowRun(t, filepath.Join(dir, "sarek_germline_w1_t01.json"), "HG00096", 40)
+	nextflowRun(t, filepath.Join(dir, "sarek_germline_w1_t02.json"), "HG00097", 44)
+	trs, skipped, err := LoadDir(dir)
+	require.NoError(t, err)
+	require.Empty(t, skipped)
+	require.Len(t, trs, 2)
+	for _, tr := range trs {
+		require.Equal(t, "sarek_germline", tr.Family)
+	}
+	require.Equal(t, trs[0].Tasks[0].Signature, trs[1].Tasks[0].Signature, "samples differ, the process does not")
+
+	res, err := Run(Options{Traces: trs, Catalog: catalog.Default(), Seed: 1})
+	require.NoError(t, err)
+	scored := false
+	for _, r := range res.Prediction {
+		if r.Method == MethodForesight+SubmitSuffix && r.Trace == trs[1].Name {
+			scored = true
+			require.True(t, r.WithHistory)
+			require.Less(t, r.MedianAPE, 0.25, "the first run's 40–50 s calls predict the second's 44–55 s")
+		}
+	}
+	require.True(t, scored)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/foresight-run/foresight/services/graphbuilder/dag"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -77,6 +78,12 @@ func LoadDir(dir string) ([]*Trace, []Skipped, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("walk %s: %w", dir, err)
 	}
+	// The folder's own name counts for the family: a directory "sarek_germline" of
+	// "sarek_germline_w1_t01.json" files is one family (spec.FamilyFromFilename).
+	top := filepath.Base(dir)
+	if abs, err := filepath.Abs(dir); err == nil {
+		top = filepath.Base(abs)
+	}
 	var out []*Trace
 	var skipped []Skipped
 	for _, p := range paths {
@@ -90,7 +97,7 @@ func LoadDir(dir string) ([]*Trace, []Skipped, error) {
 		if !looksLikeWfFormat(data) {
 			continue // other JSON (manifests, schemas) is not a trace
 		}
-		tr, err := ParseTrace(rel, data)
+		tr, err := parseTrace(rel, path.Join(filepath.ToSlash(top), rel), data)
 		if err != nil {
 			skipped = append(skipped, Skipped{Trace: rel, Reason: err.Error()})
 			continue
@@ -120,7 +127,13 @@ func looksLikeWfFormat(data []byte) bool {
 // ParseTrace parses one WfFormat instance (1.4 or 1.5). name is the trace's name in the
 // report; its file name gives the family when it follows the WfInstances convention.
 func ParseTrace(name string, data []byte) (*Trace, error) {
-	wf, err := parseWorkflow(name, data)
+	return parseTrace(name, name, data)
+}
+
+// parseTrace is ParseTrace with the family taken from familyPath, the file's path below
+// the folder it was found in.
+func parseTrace(name, familyPath string, data []byte) (*Trace, error) {
+	wf, err := parseWorkflow(familyPath, data)
 	if err != nil {
 		return nil, err
 	}

@@ -18,12 +18,12 @@ type workflowDoc struct {
 // workflow exactly as a submission of it would be seen (defaults for missing cores and
 // memory included). WfInstances names files "<family>-...": the file name's family wins
 // over the document's name, which Pegasus sets to "workflow-test" for every instance.
-func parseWorkflow(name string, data []byte) (*workflowDoc, error) {
+func parseWorkflow(familyPath string, data []byte) (*workflowDoc, error) {
 	w, err := spec.Parse(data, spec.DefaultLimits())
 	if err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
-	family := spec.FamilyFromFilename(name)
+	family := spec.FamilyFromFilename(familyPath)
 	if family == "" {
 		family = w.Family
 	}

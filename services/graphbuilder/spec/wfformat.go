@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/foresight-run/foresight/pkg/events"
 )
@@ -278,25 +279,45 @@ func wfCores(m wfMetrics, lim Limits) float64 {
 	return 1
 }
 
-// idSuffix is the "_ID0000001" Pegasus and Makeflow append to task names.
-var idSuffix = regexp.MustCompile(`_ID\d+$`)
+// idSuffix is the "_ID0000001" Pegasus and Makeflow append to task names, and the
+// "__ID…" WfCommons' Nextflow tracer appends.
+var idSuffix = regexp.MustCompile(`_+ID\d+$`)
 
-// wfCategory is the recorded category, else the program's name, else the task name without
-// its numeric id suffix.
+// wfCategory is the recorded category, else the program's name, else the name the task's
+// instances share (see nameCategory).
 func wfCategory(t *wfTask) string {
 	switch {
 	case t.category != "":
 		return t.category
 	case t.metrics.Category != "":
 		return t.metrics.Category
-	case t.metrics.Command != nil && t.metrics.Command.Program != "":
+	case t.metrics.Command != nil && isProgram(t.metrics.Command.Program):
 		return path.Base(t.metrics.Command.Program)
 	}
 	name := t.name
 	if name == "" {
 		name = t.id
 	}
-	return idSuffix.ReplaceAllString(name, "")
+	return nameCategory(name)
+}
+
+// isProgram reports whether a recorded command.program names a program. Nextflow records
+// the process's whole shell script there, which names nothing and differs from one sample
+// to the next.
+func isProgram(program string) bool {
+	return program != "" && !strings.ContainsFunc(program, unicode.IsSpace)
+}
+
+// nameCategory is a task name without what numbers or tags its instances: the id suffix
+// ("mProject_ID0000001" is "mProject") and a Nextflow tag between double underscores
+// ("NFCORE_SAREK:…:GATK4_APPLYBQSR__HG00096__ID17" is "NFCORE_SAREK:…:GATK4_APPLYBQSR",
+// whatever the sample or interval).
+func nameCategory(name string) string {
+	name = idSuffix.ReplaceAllString(name, "")
+	if process, _, ok := strings.Cut(name, "__"); ok && process != "" {
+		return process
+	}
+	return name
 }
 
 // familyNoise are the name tokens that vary between runs of one workflow: timestamps
@@ -323,11 +344,17 @@ func FamilyFromName(name string) string {
 }
 
 // FamilyFromFilename derives a family from a WfInstances file name, which by convention
-// starts with the family: "srasearch-chameleon-10a-001.json" is "srasearch". It returns ""
-// when the name has no such prefix.
+// starts with the family: "srasearch-chameleon-10a-001.json" is "srasearch". A folder whose
+// name begins the file's names the family too, which covers names without a dash:
+// "sarek_germline/sarek_germline_w1_t01.json" is "sarek_germline". It returns "" when the
+// name has no such prefix.
 func FamilyFromFilename(file string) string {
-	base := strings.ToLower(path.Base(strings.ReplaceAll(file, "\\", "/")))
-	base = strings.TrimSuffix(base, path.Ext(base))
+	file = strings.ToLower(strings.ReplaceAll(file, "\\", "/"))
+	base := strings.TrimSuffix(path.Base(file), path.Ext(file))
+	if dir := path.Base(path.Dir(file)); dir != "." && dir != "/" && len(base) > len(dir) &&
+		strings.HasPrefix(base, dir) && strings.ContainsRune("-_.", rune(base[len(dir)])) {
+		return dir
+	}
 	fam, _, _ := strings.Cut(base, "-")
 	if fam == "" || familyNoise.MatchString(fam) {
 		return ""

@@ -175,6 +175,57 @@ func TestFamilyFromName(t *testing.T) {
 	}
 	require.Equal(t, "srasearch", FamilyFromFilename("/x/pegasus/srasearch/srasearch-chameleon-10a-001.json"))
 	require.Equal(t, "", FamilyFromFilename("001.json"))
+	require.Equal(t, "bacass", FamilyFromFilename("nextflow/legacy/bacass-dirt02-001.json"))
+	require.Equal(t, "sarek_germline", FamilyFromFilename(`ro-crate\sarek_germline\sarek_germline_w1_t01.json`))
+	require.Equal(t, "sarek_germline_w1_t01", FamilyFromFilename("sarek_germline_w1_t01.json"), "no folder, no dash: the whole name")
+}
+
+// Nextflow instances name tasks differently from Pegasus and Makeflow: the legacy tracer
+// records each process's shell script as command.program, the RO-Crate one tags names with
+// the sample or interval. Either way the instances of one process share a category, so
+// they are siblings and share history across runs.
+func TestWfFormatNextflowCategories(t *testing.T) {
+	t.Parallel()
+	w := mustParse(t, `{"name": "bacass", "schemaVersion": "1.6", "workflow": {
+	  "specification": {"tasks": [
+	    {"name": "NFCORE_BACASS.BACASS.FASTQC", "id": "NFCORE_BACASS.BACASS.FASTQC_2", "parents": [], "children": []},
+	    {"name": "NFCORE_BACASS.BACASS.FASTQC", "id": "NFCORE_BACASS.BACASS.FASTQC_4", "parents": [], "children": []},
+	    {"name": "NFCORE_BACASS.BACASS.MULTIQC", "id": "NFCORE_BACASS.BACASS.MULTIQC_11",
+	     "parents": ["NFCORE_BACASS.BACASS.FASTQC_2", "NFCORE_BACASS.BACASS.FASTQC_4"], "children": []}
+	  ]},
+	  "execution": {"tasks": [
+	    {"id": "NFCORE_BACASS.BACASS.FASTQC_2", "runtimeInSeconds": 37,
+	     "command": {"program": "fastqc --quiet --threads 1 ERR044595_1.fastq.gz\nfastqc --version | sed -e \"s/FastQC v//g\" > v.txt", "arguments": []}},
+	    {"id": "NFCORE_BACASS.BACASS.FASTQC_4", "runtimeInSeconds": 37,
+	     "command": {"program": "fastqc --quiet --threads 1 ERR064912/ERR064912_1.fastq.gz", "arguments": []}},
+	    {"id": "NFCORE_BACASS.BACASS.MULTIQC_11", "runtimeInSeconds": 20.6, "command": {"program": "multiqc -f .", "arguments": []}}
+	  ]}}}`)
+	cats := func(w *Workflow) []string {
+		var out []string
+		for _, tk := range w.Tasks {
+			out = append(out, tk.Category)
+		}
+		return out
+	}
+	require.Equal(t, []string{"NFCORE_BACASS.BACASS.FASTQC", "NFCORE_BACASS.BACASS.FASTQC", "NFCORE_BACASS.BACASS.MULTIQC"}, cats(w))
+
+	w = mustParse(t, `{"name": "reconstructed_workflow", "schemaVersion": "1.6", "workflow": {
+	  "specification": {"tasks": [
+	    {"name": "NFCORE_SAREK:PREPARE_INTERVALS:TABIX_BGZIPTABIX_INTERVAL_SPLIT__chr10_124121503-133690466__ID36028797018963968",
+	     "id": "NFCORE_SAREK:PREPARE_INTERVALS:TABIX_BGZIPTABIX_INTERVAL_SPLIT__chr10_124121503-133690466__ID36028797018963968", "parents": [], "children": []},
+	    {"name": "NFCORE_SAREK:PREPARE_INTERVALS:TABIX_BGZIPTABIX_INTERVAL_SPLIT__chr11_60001-50821348__ID0000016",
+	     "id": "NFCORE_SAREK:PREPARE_INTERVALS:TABIX_BGZIPTABIX_INTERVAL_SPLIT__chr11_60001-50821348__ID0000016", "parents": [], "children": []},
+	    {"name": "NFCORE_SAREK:SAREK:GATK4_APPLYBQSR__HG00096__ID1645504557321206042154969182557350504982735865633579863348609024",
+	     "id": "NFCORE_SAREK:SAREK:GATK4_APPLYBQSR__HG00096__ID1645504557321206042154969182557350504982735865633579863348609024", "parents": [], "children": []},
+	    {"name": "NFCORE_SAREK:SAREK:MULTIQC__ID0000009", "id": "NFCORE_SAREK:SAREK:MULTIQC__ID0000009", "parents": [], "children": []}
+	  ]},
+	  "execution": {"tasks": [
+	    {"id": "NFCORE_SAREK:SAREK:MULTIQC__ID0000009", "runtimeInSeconds": 11.1, "command": {"arguments": []}, "coreCount": 1.0}
+	  ]}}}`)
+	require.Equal(t, []string{
+		"NFCORE_SAREK:PREPARE_INTERVALS:TABIX_BGZIPTABIX_INTERVAL_SPLIT", "NFCORE_SAREK:PREPARE_INTERVALS:TABIX_BGZIPTABIX_INTERVAL_SPLIT",
+		"NFCORE_SAREK:SAREK:GATK4_APPLYBQSR", "NFCORE_SAREK:SAREK:MULTIQC",
+	}, cats(w))
 }
 
 func TestWfFormatAsYAML(t *testing.T) {
