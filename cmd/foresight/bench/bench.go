@@ -154,6 +154,8 @@ type Result struct {
 	Prediction []PredictionRow `json:"prediction"`
 	Summary    Summary         `json:"summary"`
 	Learning   *LearningCurve  `json:"learning,omitempty"`
+	// LearningSkipped says why the learning curve was asked for but not run.
+	LearningSkipped string `json:"learning_skipped,omitempty"`
 	// Skipped lists traces that could not be replayed (a task no instance type fits, a
 	// planner error), with the reason; the rest of the run goes on without them.
 	Skipped []Skipped `json:"skipped,omitempty"`
@@ -247,6 +249,9 @@ func Run(opts Options) (*Result, error) {
 	if opts.LearningWorkflows > 0 && mk != nil {
 		lo := opts
 		lo.Traces = replayed
+		if res.LearningSkipped = learningSkipReason(append(append([]*Trace(nil), lo.History...), replayed...)); res.LearningSkipped != "" {
+			return res, nil
+		}
 		lc, err := learningCurve(lo, mk)
 		if err != nil {
 			return nil, fmt.Errorf("learning curve: %w", err)

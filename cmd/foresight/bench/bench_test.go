@@ -232,7 +232,9 @@ func TestLearningCurveDrawsTracesOfBoundedSize(t *testing.T) {
 	small := &Trace{Name: "small", Tasks: make([]Task, 10)}
 	big := &Trace{Name: "big", Tasks: make([]Task, LearningMaxTasks+1)}
 	require.Equal(t, []*Trace{small}, learnable([]*Trace{big, small}))
-	require.Equal(t, []*Trace{big}, learnable([]*Trace{big}), "with nothing smaller, the big ones are drawn")
+	require.Empty(t, learnable([]*Trace{big}), "with nothing smaller, nothing is drawn")
+	require.Empty(t, learningSkipReason([]*Trace{big, small}))
+	require.Contains(t, learningSkipReason([]*Trace{big}), "the smallest has 2001")
 }
 
 // nextflowRun writes one RO-Crate-style Nextflow instance: every task name carries its
@@ -300,4 +302,32 @@ func TestNextflowRunsShareHistory(t *testing.T) {
 		}
 	}
 	require.True(t, scored)
+}
+
+// A traces folder holding only workflows too large to draw skips the learning curve and
+// says why, rather than executing a 2,001-task workflow 18 times for each of a hundred
+// draws.
+func TestLearningCurveSkipsWhenEveryTraceIsTooLarge(t *testing.T) {
+	t.Parallel()
+	n := LearningMaxTasks + 1
+	var tasks, execs []string
+	for i := range n {
+		tasks = append(tasks, fmt.Sprintf(`{"name": "work_ID%07d", "id": "work_ID%07d", "parents": [], "children": []}`, i, i))
+		execs = append(execs, fmt.Sprintf(`{"id": "work_ID%07d", "runtimeInSeconds": %d, "coreCount": 1}`, i, 5+i%7))
+	}
+	doc := fmt.Sprintf(`{"name": "wide", "schemaVersion": "1.5", "workflow": {"specification": {"tasks": [%s], "files": []},
+		"execution": {"tasks": [%s]}}}`, strings.Join(tasks, ","), strings.Join(execs, ","))
+	tr, err := ParseTrace("wide/wide-synthetic-001.json", []byte(doc))
+	require.NoError(t, err)
+	require.Len(t, tr.Tasks, n)
+
+	res, err := Run(Options{Traces: []*Trace{tr}, Catalog: catalog.Default(), Seed: 1, LearningWorkflows: 100})
+	require.NoError(t, err)
+	require.Nil(t, res.Learning)
+	require.Contains(t, res.LearningSkipped, "smallest has 2001")
+	require.NotEmpty(t, res.Runs, "the trace is still scored")
+
+	var out strings.Builder
+	WriteSummaryTable(&out, res)
+	require.Contains(t, out.String(), "learning: skipped: no trace has at most 2000 tasks")
 }

@@ -112,9 +112,10 @@
 // # Learning curve
 //
 // Options.LearningWorkflows workflows are drawn (seeded) from all traces of at most
-// LearningMaxTasks tasks (all of them if none is that small), each task's
-// runtime multiplied by exp(r/2) with r a residual (log runtime minus its category median)
-// drawn from the family's recorded tasks of that category. A fresh model and LinUCB policy
+// LearningMaxTasks tasks (the curve is skipped, and Result.LearningSkipped says so, if none
+// is that small), each task's runtime multiplied by exp(r/2) with r a residual (log
+// runtime minus its category median) drawn from the family's recorded tasks of that
+// category. A fresh model and LinUCB policy
 // learn online, the policy from each workflow's played reward and its replays under the
 // other actions, as in production; every action is also executed on every workflow with
 // the execution's own latency draws, giving the best fixed action in hindsight (overall

@@ -210,9 +210,11 @@ func learnReplays(ag *agent, dec *decision, tr *Trace, opts Options, mk planMake
 }
 
 // LearningMaxTasks bounds the workflows the learning curve draws: each drawn workflow is
-// executed once per action (18), so a few 10,000-task traces among the scored ones would
-// turn minutes into hours. Larger traces are still scored; they are only not drawn, unless
-// no trace is small enough, when all are.
+// executed once per action (18) and replayed under the others, so a few 10,000-task
+// traces among the scored ones would turn minutes into hours. Larger traces are still
+// scored; they are only not drawn. When no trace is small enough the curve is skipped,
+// and Result.LearningSkipped says why: drawing a 6,000-task trace a hundred times ran
+// for over ten minutes on the development machine before it was stopped.
 const LearningMaxTasks = 2000
 
 // learnable is the traces the learning curve draws from (see LearningMaxTasks).
@@ -223,10 +225,19 @@ func learnable(trs []*Trace) []*Trace {
 			out = append(out, tr)
 		}
 	}
-	if len(out) == 0 {
-		return trs
-	}
 	return out
+}
+
+// learningSkipReason says why no learning curve can be drawn from trs, or "" when one can.
+func learningSkipReason(trs []*Trace) string {
+	if len(learnable(trs)) > 0 || len(trs) == 0 {
+		return ""
+	}
+	smallest := len(trs[0].Tasks)
+	for _, tr := range trs {
+		smallest = min(smallest, len(tr.Tasks))
+	}
+	return fmt.Sprintf("no trace has at most %d tasks (the smallest has %d)", LearningMaxTasks, smallest)
 }
 
 // bestAction is the action with the least total objective over the workflows in.

@@ -28,6 +28,10 @@ func WriteSummaryTable(w io.Writer, res *Result) {
 				m.P90Coverage, m.MakespanForecastError, withHistory(m, m.MakespanErrorWithHistory), m.ForesightAPERatio)
 		}
 	}
+	if res.LearningSkipped != "" {
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "learning: skipped: %s\n", res.LearningSkipped)
+	}
 	if lc := res.Learning; lc != nil && len(lc.Points) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintf(w, "learning: %d workflows, final cumulative regret %.3f, last-20 mean objective policy %.3f / best fixed (%s) %.3f / best per family %.3f\n",
@@ -137,6 +141,9 @@ func writeMarkdown(b *strings.Builder, res *Result) {
 	for _, m := range res.Summary.Methods {
 		fmt.Fprintf(b, "| %s | %.3f | %s | %.3f | %.3f | %s | %.3f |\n", m.Method, m.MedianAPE, withHistory(m, m.MedianAPEWithHistory),
 			m.P90Coverage, m.MakespanForecastError, withHistory(m, m.MakespanErrorWithHistory), m.ForesightAPERatio)
+	}
+	if res.LearningSkipped != "" {
+		fmt.Fprintf(b, "\n## RL learning curve\n\nSkipped: %s.\n", res.LearningSkipped)
 	}
 	if lc := res.Learning; lc != nil && len(lc.Points) > 0 {
 		last := lc.Points[len(lc.Points)-1]
