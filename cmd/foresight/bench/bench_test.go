@@ -331,3 +331,24 @@ func TestLearningCurveSkipsWhenEveryTraceIsTooLarge(t *testing.T) {
 	WriteSummaryTable(&out, res)
 	require.Contains(t, out.String(), "learning: skipped: no trace has at most 2000 tasks")
 }
+
+// A workflow none of whose tasks took measurable time has nothing to replay: every ratio
+// to its lower bounds would be 0/0, and one NaN made the whole JSON report unwritable.
+func TestTraceWithoutWorkIsRefused(t *testing.T) {
+	t.Parallel()
+	_, err := ParseTrace("zero/zero-synthetic-001.json", []byte(`{"name": "zero", "schemaVersion": "1.5", "workflow": {
+	  "specification": {"tasks": [{"name": "a_ID1", "id": "a_ID1", "parents": [], "children": []},
+	                              {"name": "b_ID2", "id": "b_ID2", "parents": ["a_ID1"], "children": []}]},
+	  "execution": {"tasks": [{"id": "a_ID1", "runtimeInSeconds": 0}, {"id": "b_ID2", "runtimeInSeconds": 0}]}}}`))
+	require.ErrorIs(t, err, ErrNoWork)
+
+	tr, err := ParseTrace("some/some-synthetic-001.json", []byte(`{"name": "some", "schemaVersion": "1.5", "workflow": {
+	  "specification": {"tasks": [{"name": "a_ID1", "id": "a_ID1", "parents": [], "children": []},
+	                              {"name": "b_ID2", "id": "b_ID2", "parents": ["a_ID1"], "children": []}]},
+	  "execution": {"tasks": [{"id": "a_ID1", "runtimeInSeconds": 0}, {"id": "b_ID2", "runtimeInSeconds": 2}]}}}`))
+	require.NoError(t, err, "one task with work is enough")
+	res, err := Run(Options{Traces: []*Trace{tr}, Catalog: catalog.Default(), Seed: 1})
+	require.NoError(t, err)
+	_, err = json.Marshal(res)
+	require.NoError(t, err)
+}

@@ -22,6 +22,10 @@ var ErrNoTraces = errors.New("no WfFormat traces found")
 // ErrEmptyTrace marks a workflow with no tasks.
 var ErrEmptyTrace = errors.New("workflow has no tasks")
 
+// ErrNoWork marks a workflow none of whose tasks took measurable time: there is nothing to
+// schedule or predict, and every ratio to its lower bounds would be 0/0.
+var ErrNoWork = errors.New("no task has a positive runtime")
+
 // Task is one task of a trace as the simulator needs it: its true runtime and its
 // requests, with dependencies as indices into Trace.Tasks.
 type Task struct {
@@ -158,7 +162,9 @@ func traceOf(name, family string, tasks []events.Task) (*Trace, error) {
 		index[t.ID] = i
 	}
 	tr.Tasks = make([]Task, len(tasks))
+	work := false
 	for i, t := range tasks {
+		work = work || t.ReplaySeconds > 0
 		cpu := t.CPU
 		if cpu <= 0 {
 			cpu = 1
@@ -171,6 +177,9 @@ func traceOf(name, family string, tasks []events.Task) (*Trace, error) {
 			ID: t.ID, Category: t.Category, CPU: cpu, Memory: max(t.MemoryBytes, 0),
 			InputBytes: t.InputBytes, Runtime: rt, Spec: t,
 		}
+	}
+	if !work {
+		return nil, fmt.Errorf("%s: %w", name, ErrNoWork)
 	}
 	for i, t := range tasks {
 		for _, d := range t.DependsOn {
