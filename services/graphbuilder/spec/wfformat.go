@@ -346,8 +346,9 @@ func FamilyFromName(name string) string {
 // FamilyFromFilename derives a family from a WfInstances file name, which by convention
 // starts with the family: "srasearch-chameleon-10a-001.json" is "srasearch". A folder whose
 // name begins the file's names the family too, which covers names without a dash:
-// "sarek_germline/sarek_germline_w1_t01.json" is "sarek_germline". It returns "" when the
-// name has no such prefix.
+// "sarek_germline/sarek_germline_w1_t01.json" is "sarek_germline". Without either, an
+// underscore-separated name loses the run counters that end it (trimRunCounters). It
+// returns "" when the name has no family at all.
 func FamilyFromFilename(file string) string {
 	file = strings.ToLower(strings.ReplaceAll(file, "\\", "/"))
 	base := strings.TrimSuffix(path.Base(file), path.Ext(file))
@@ -355,9 +356,27 @@ func FamilyFromFilename(file string) string {
 		strings.HasPrefix(base, dir) && strings.ContainsRune("-_.", rune(base[len(dir)])) {
 		return dir
 	}
-	fam, _, _ := strings.Cut(base, "-")
+	fam, _, dashed := strings.Cut(base, "-")
+	if !dashed {
+		fam = trimRunCounters(fam)
+	}
 	if fam == "" || familyNoise.MatchString(fam) {
 		return ""
 	}
 	return fam
+}
+
+// runCounter is a trailing token that numbers a run rather than naming a workflow: "001",
+// "t01", "w5", "run3".
+var runCounter = regexp.MustCompile(`^[a-z]{0,3}\d+$`)
+
+// trimRunCounters drops the run counters that end an underscore-separated file name, so
+// "sarek_germline_w1_t01" is "sarek_germline"; a name that is nothing but counters stays.
+func trimRunCounters(name string) string {
+	tokens := strings.Split(name, "_")
+	n := len(tokens)
+	for n > 1 && runCounter.MatchString(tokens[n-1]) {
+		n--
+	}
+	return strings.Join(tokens[:n], "_")
 }

@@ -177,7 +177,10 @@ func TestFamilyFromName(t *testing.T) {
 	require.Equal(t, "", FamilyFromFilename("001.json"))
 	require.Equal(t, "bacass", FamilyFromFilename("nextflow/legacy/bacass-dirt02-001.json"))
 	require.Equal(t, "sarek_germline", FamilyFromFilename(`ro-crate\sarek_germline\sarek_germline_w1_t01.json`))
-	require.Equal(t, "sarek_germline_w1_t01", FamilyFromFilename("sarek_germline_w1_t01.json"), "no folder, no dash: the whole name")
+	require.Equal(t, "sarek_germline", FamilyFromFilename("sarek_germline_w1_t01.json"), "run counters trimmed")
+	require.Equal(t, "rnaseq", FamilyFromFilename("rnaseq-gse110004-disco-001.json"))
+	require.Equal(t, "t01", FamilyFromFilename("t01_002.json"), "a name never trims to nothing")
+	require.Equal(t, "", FamilyFromFilename("007.json"))
 }
 
 // Nextflow instances name tasks differently from Pegasus and Makeflow: the legacy tracer
