@@ -134,8 +134,8 @@ func ParseTrace(name string, data []byte) (*Trace, error) {
 	return parseTrace(name, name, data)
 }
 
-// parseTrace is ParseTrace with the family taken from familyPath, the file's path below
-// the folder it was found in.
+// parseTrace is ParseTrace with the family taken from familyPath: the file's path, its
+// folder's own name included.
 func parseTrace(name, familyPath string, data []byte) (*Trace, error) {
 	wf, err := parseWorkflow(familyPath, data)
 	if err != nil {
@@ -179,7 +179,7 @@ func traceOf(name, family string, tasks []events.Task) (*Trace, error) {
 		}
 	}
 	if !work {
-		return nil, fmt.Errorf("%s: %w", name, ErrNoWork)
+		return nil, ErrNoWork
 	}
 	for i, t := range tasks {
 		for _, d := range t.DependsOn {
