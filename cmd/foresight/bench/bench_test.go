@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -351,4 +352,31 @@ func TestTraceWithoutWorkIsRefused(t *testing.T) {
 	require.NoError(t, err)
 	_, err = json.Marshal(res)
 	require.NoError(t, err)
+}
+
+// Unseen trace sets hold odd instances; each is scored or skipped with a reason, and the
+// result always encodes: one task, a week-long task beside a millisecond one, a task with
+// no execution record, a 300-task chain, missing and negative file sizes, a Nextflow
+// script as command.program with a zero-second task, and a workflow with no work at all.
+func TestOddInstancesAreScoredOrSkipped(t *testing.T) {
+	t.Parallel()
+	trs, skipped, err := LoadDir("testdata/odd")
+	require.NoError(t, err)
+	require.Len(t, skipped, 1)
+	require.Equal(t, "zero-synthetic-001.json", skipped[0].Trace)
+	require.Contains(t, skipped[0].Reason, ErrNoWork.Error())
+	require.Len(t, trs, 7)
+
+	res, err := Run(Options{Traces: trs, Catalog: catalog.Default(), Seed: 2, LearningWorkflows: 10})
+	require.NoError(t, err)
+	require.Empty(t, res.Skipped)
+	require.Len(t, res.Runs, len(trs)*len(Policies))
+	for _, r := range res.Runs {
+		require.Positive(t, r.MakespanSeconds, "%s %s", r.Trace, r.Policy)
+		require.False(t, math.IsInf(r.CostUSD, 0) || math.IsNaN(r.CostUSD), "%s %s", r.Trace, r.Policy)
+	}
+	require.NotNil(t, res.Learning)
+	_, err = json.Marshal(res)
+	require.NoError(t, err)
+	require.NoError(t, WriteReport(t.TempDir(), res, Options{Seed: 2}))
 }
