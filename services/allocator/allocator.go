@@ -181,6 +181,12 @@ func (s *Service) onDemandPredicted(ctx context.Context, tx pgx.Tx, env events.E
 	for _, p := range plan.Placements {
 		placed[p.TaskID] = p
 	}
+	children := make(map[string][]string, len(dp.Graph.Tasks))
+	for _, t := range dp.Graph.Tasks {
+		for _, p := range t.DependsOn {
+			children[p] = append(children[p], t.ID)
+		}
+	}
 	rows := make([][]any, 0, len(dp.Graph.Tasks))
 	for _, t := range dp.Graph.Tasks {
 		spec, _ := json.Marshal(t.Task)
@@ -193,10 +199,14 @@ func (s *Service) onDemandPredicted(ctx context.Context, tx pgx.Tx, env events.E
 		if ok {
 			start = &p.StartSeconds
 		}
-		rows = append(rows, []any{dp.WorkflowID, t.ID, "pending", t.CPU, t.MemoryBytes, parents, len(parents), t.Retries, t.UpwardRank, p.VMKey, start, spec})
+		kids := children[t.ID]
+		if kids == nil {
+			kids = []string{}
+		}
+		rows = append(rows, []any{dp.WorkflowID, t.ID, "pending", t.CPU, t.MemoryBytes, parents, kids, len(parents), t.Retries, t.UpwardRank, p.VMKey, start, spec})
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"task_runs"},
-		[]string{"workflow_id", "task_id", "state", "cpu", "memory_bytes", "parents", "unfinished_parents", "retries", "priority", "planned_vm", "planned_start", "spec"},
+		[]string{"workflow_id", "task_id", "state", "cpu", "memory_bytes", "parents", "children", "unfinished_parents", "retries", "priority", "planned_vm", "planned_start", "spec"},
 		pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("insert task runs: %w", err)
 	}
@@ -267,8 +277,9 @@ func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Enve
 	}
 	var state string
 	var attempt, retries int
-	err = tx.QueryRow(ctx, `SELECT state, attempt, retries FROM task_runs WHERE workflow_id = $1 AND task_id = $2`,
-		obs.WorkflowID, obs.TaskID).Scan(&state, &attempt, &retries)
+	var children []string
+	err = tx.QueryRow(ctx, `SELECT state, attempt, retries, children FROM task_runs WHERE workflow_id = $1 AND task_id = $2`,
+		obs.WorkflowID, obs.TaskID).Scan(&state, &attempt, &retries, &children)
 	if err != nil {
 		return fmt.Errorf("load task run %s: %w", obs.TaskID, err)
 	}
@@ -305,22 +316,26 @@ func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Enve
 	switch next {
 	case dispatch.Succeeded:
 		// One parent fewer to wait for, for each child.
-		if _, err := tx.Exec(ctx, `UPDATE task_runs SET unfinished_parents = unfinished_parents - 1
-			WHERE workflow_id = $1 AND parents @> ARRAY[$2]::text[]`, obs.WorkflowID, obs.TaskID); err != nil {
-			return fmt.Errorf("release children of %s: %w", obs.TaskID, err)
+		if len(children) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE task_runs SET unfinished_parents = unfinished_parents - 1
+				WHERE workflow_id = $1 AND task_id = ANY($2)`, obs.WorkflowID, children); err != nil {
+				return fmt.Errorf("release children of %s: %w", obs.TaskID, err)
+			}
 		}
 	case dispatch.Failed:
 		// Failed for good: every descendant can never run (Airflow's upstream_failed).
-		if _, err := tx.Exec(ctx, `
-			WITH RECURSIVE below(task_id) AS (
-				SELECT c.task_id FROM task_runs c WHERE c.workflow_id = $1 AND c.parents @> ARRAY[$2]::text[]
-				UNION
-				SELECT c.task_id FROM task_runs c JOIN below b ON c.parents @> ARRAY[b.task_id]::text[] WHERE c.workflow_id = $1
-			)
-			UPDATE task_runs SET state = 'upstream_failed', finished_at = $3
-			WHERE workflow_id = $1 AND state = 'pending' AND task_id IN (SELECT task_id FROM below)`,
-			obs.WorkflowID, obs.TaskID, obs.FinishedAt); err != nil {
-			return fmt.Errorf("mark descendants of %s: %w", obs.TaskID, err)
+		if len(children) > 0 {
+			if _, err := tx.Exec(ctx, `
+				WITH RECURSIVE below(task_id) AS (
+					SELECT unnest($2::text[])
+					UNION
+					SELECT unnest(c.children) FROM task_runs c JOIN below b ON c.workflow_id = $1 AND c.task_id = b.task_id
+				)
+				UPDATE task_runs SET state = 'upstream_failed', finished_at = $3
+				WHERE workflow_id = $1 AND state = 'pending' AND task_id IN (SELECT task_id FROM below)`,
+				obs.WorkflowID, children, obs.FinishedAt); err != nil {
+				return fmt.Errorf("mark descendants of %s: %w", obs.TaskID, err)
+			}
 		}
 	}
 	if err := s.dispatch(ctx, tx, obs.WorkflowID); err != nil {
@@ -537,7 +552,10 @@ func (s *Service) markProgress(ctx context.Context, tx pgx.Tx, workflowID string
 	state := "running"
 	if len(started) == 0 {
 		var open bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM task_runs WHERE workflow_id = $1 AND state IN ('pending', 'dispatched'))`,
+		// Two probes of the partial indexes task_runs_pending and task_runs_dispatched; one
+		// IN list scanned the workflow's finished runs first.
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM task_runs WHERE workflow_id = $1 AND state = 'pending')
+			OR EXISTS (SELECT 1 FROM task_runs WHERE workflow_id = $1 AND state = 'dispatched')`,
 			workflowID).Scan(&open); err != nil {
 			return err
 		}

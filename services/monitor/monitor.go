@@ -66,7 +66,7 @@ func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Enve
 	var predicted float64
 	var inputBytes int64
 	err = tx.QueryRow(ctx,
-		`SELECT g.graph->>'family', t.signature, t.category, t.estimate_seconds, t.input_bytes
+		`SELECT coalesce(g.family, ''), t.signature, t.category, t.estimate_seconds, t.input_bytes
 		 FROM workflow_tasks t JOIN graphs g USING (workflow_id) WHERE t.workflow_id = $1 AND t.task_id = $2`,
 		o.WorkflowID, o.TaskID).Scan(&family, &signature, &category, &predicted, &inputBytes)
 	if err != nil {
@@ -103,8 +103,12 @@ func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Enve
 // countOutcome adds a newly stored observation to its workflow's running counts: a success,
 // or a failure on the task's last allowed attempt. The counts start from the graph's size.
 func countOutcome(ctx context.Context, tx pgx.Tx, o events.TaskObserved) error {
+	// The graph is counted once, for the first observation: counting it on every one made
+	// each observation cost as much as the workflow is large.
 	if _, err := tx.Exec(ctx, `INSERT INTO workflow_progress (workflow_id, total)
-		SELECT $1, count(*) FROM workflow_tasks WHERE workflow_id = $1 ON CONFLICT DO NOTHING`, o.WorkflowID); err != nil {
+		SELECT $1, (SELECT count(*) FROM workflow_tasks WHERE workflow_id = $1)
+		WHERE NOT EXISTS (SELECT 1 FROM workflow_progress WHERE workflow_id = $1)
+		ON CONFLICT DO NOTHING`, o.WorkflowID); err != nil {
 		return fmt.Errorf("start progress: %w", err)
 	}
 	_, err := tx.Exec(ctx, `
