@@ -411,16 +411,19 @@ func (s *Service) transition(ctx context.Context, tx pgx.Tx, key string, from po
 }
 
 // assign marks a VM busy when a task starts on it (hot_idle or idle --assign--> busy).
+// Most starts land on a VM that is busy already, so the state is read without a lock;
+// transition's compare-and-set settles a race with another start or a scale-in. Locking
+// the row for every start made all tasks on one VM queue behind each other.
 func (s *Service) assign(ctx context.Context, vmID string) error {
+	var key, state string
+	err := s.rt.Pool.QueryRow(ctx, `SELECT key, state FROM vms WHERE vm_id = $1`, vmID).Scan(&key, &state)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && state != string(pool.StateHotIdle) && state != string(pool.StateIdle)) {
+		return nil // busy already, or a VM this pool manager does not track
+	}
+	if err != nil {
+		return err
+	}
 	return pgx.BeginFunc(ctx, s.rt.Pool, func(tx pgx.Tx) error {
-		var key, state string
-		err := tx.QueryRow(ctx, `SELECT key, state FROM vms WHERE vm_id = $1 FOR UPDATE`, vmID).Scan(&key, &state)
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && state != string(pool.StateHotIdle) && state != string(pool.StateIdle)) {
-			return nil // busy already, or a VM this pool manager does not track
-		}
-		if err != nil {
-			return err
-		}
 		return s.transition(ctx, tx, key, pool.State(state), pool.EventAssign)
 	})
 }
