@@ -57,11 +57,6 @@ func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Enve
 	if err != nil {
 		return err
 	}
-	// Serialise the completion check per workflow (observations of one workflow may be
-	// handled concurrently).
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "monitor:"+o.WorkflowID); err != nil {
-		return err
-	}
 	var family, signature, category string
 	var predicted float64
 	var inputBytes int64
@@ -81,11 +76,6 @@ func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Enve
 	if err != nil {
 		return fmt.Errorf("store observation: %w", err)
 	}
-	if tag.RowsAffected() == 1 {
-		if err := countOutcome(ctx, tx, o); err != nil {
-			return err
-		}
-	}
 	now := s.rt.Clock.Now()
 	delta := events.PredictionDelta{WorkflowID: o.WorkflowID, TaskID: o.TaskID, Signature: signature, Family: family,
 		Category: category, InputBytes: inputBytes, PredictedSeconds: predicted, ActualSeconds: o.RuntimeSeconds,
@@ -93,11 +83,26 @@ func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Enve
 	if err := outbox.Emit(ctx, tx, events.DerivedID(env.ID, "delta"), Source, o.WorkflowID, now, delta); err != nil {
 		return err
 	}
-	complete, err := s.checkCompletion(ctx, tx, o.WorkflowID)
-	if err != nil || complete {
+	replan, err := s.driftReason(ctx, tx, o)
+	if err != nil {
 		return err
 	}
-	return s.checkDrift(ctx, tx, env.ID, o)
+	// Observations of one workflow are handled concurrently. Counting one locks the
+	// workflow's progress row until commit, so the completion check that follows sees
+	// every observation counted before it, and the one that counts the last task finds
+	// the workflow complete. Both come last, to hold that lock briefly.
+	if tag.RowsAffected() == 1 {
+		if err := countOutcome(ctx, tx, o); err != nil {
+			return err
+		}
+	}
+	complete, err := s.checkCompletion(ctx, tx, o.WorkflowID)
+	if err != nil || complete || replan == "" {
+		return err
+	}
+	s.log.Info("drift", "workflow_id", o.WorkflowID, "task_id", o.TaskID, "reason", replan)
+	req := events.ReplanRequested{WorkflowID: o.WorkflowID, Reason: replan, TaskID: o.TaskID}
+	return outbox.Emit(ctx, tx, events.DerivedID(env.ID, "replan"), Source, o.WorkflowID, s.rt.Clock.Now(), req)
 }
 
 // countOutcome adds a newly stored observation to its workflow's running counts: a success,
@@ -123,24 +128,19 @@ func countOutcome(ctx context.Context, tx pgx.Tx, o events.TaskObserved) error {
 	return nil
 }
 
-// checkDrift asks the allocator to re-plan when the task's runtime left its predicted band.
-func (s *Service) checkDrift(ctx context.Context, tx pgx.Tx, eventID string, o events.TaskObserved) error {
+// driftReason says why the task's runtime left its predicted band and the allocator should
+// re-plan, or "" when it did not (or nothing was predicted).
+func (s *Service) driftReason(ctx context.Context, tx pgx.Tx, o events.TaskObserved) (string, error) {
 	p := events.TaskPrediction{TaskID: o.TaskID}
 	err := tx.QueryRow(ctx, `SELECT p50_seconds, p90_seconds, source FROM predictions WHERE workflow_id = $1 AND task_id = $2`,
 		o.WorkflowID, o.TaskID).Scan(&p.P50Seconds, &p.P90Seconds, &p.Source)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
+		return "", nil
 	}
 	if err != nil {
-		return fmt.Errorf("load prediction: %w", err)
+		return "", fmt.Errorf("load prediction: %w", err)
 	}
-	reason := drift.Check(o, p)
-	if reason == "" {
-		return nil
-	}
-	s.log.Info("drift", "workflow_id", o.WorkflowID, "task_id", o.TaskID, "reason", reason)
-	req := events.ReplanRequested{WorkflowID: o.WorkflowID, Reason: reason, TaskID: o.TaskID}
-	return outbox.Emit(ctx, tx, events.DerivedID(eventID, "replan"), Source, o.WorkflowID, s.rt.Clock.Now(), req)
+	return drift.Check(o, p), nil
 }
 
 // checkCompletion emits workflow-completed when every task settled and reports whether it
