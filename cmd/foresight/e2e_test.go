@@ -370,3 +370,35 @@ func TestFailureRetriesThenBlocksDescendants(t *testing.T) {
 		`SELECT count(*) FROM agent_runs WHERE workflow_id = $1 AND task_id IN ('child', 'grandchild')`, id).Scan(&ran))
 	require.Zero(t, ran, "blocked tasks never run")
 }
+
+// A workflow whose forecast could never cross the event bus is refused at the door with
+// 413 and a problem naming the tasks, instead of being accepted and left stuck.
+func TestWorkflowTooLargeForTheBusIsRefused(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	var b strings.Builder
+	b.WriteString(`{"name":"wide-args","tasks":[`)
+	arg := strings.Repeat("x", 60<<10)
+	for i := range 150 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"id":"t%03d","command":["echo",%q]}`, i, arg)
+	}
+	b.WriteString("]}")
+	resp, err := http.Post(s.api+"/v1/workflows", "application/json", strings.NewReader(b.String()))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	require.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
+	var p struct {
+		Problems []events.Problem `json:"problems"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&p))
+	require.Len(t, p.Problems, 1)
+	require.Equal(t, "tasks", p.Problems[0].Field)
+	require.Contains(t, p.Problems[0].Reason, "the event bus carries at most 8 MiB")
+	var workflows int
+	require.NoError(t, s.pool.QueryRow(context.Background(), `SELECT count(*) FROM workflows`).Scan(&workflows))
+	require.Zero(t, workflows)
+}

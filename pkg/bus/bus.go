@@ -37,7 +37,7 @@ func DefaultStream() StreamConfig {
 		Replicas:   1,
 		Duplicates: 2 * time.Minute,
 		MaxAge:     7 * 24 * time.Hour,
-		MaxMsgSize: 8 << 20,
+		MaxMsgSize: events.MaxEnvelopeBytes,
 	}
 }
 

@@ -16,6 +16,30 @@ const SpecVersion = "1.0"
 // SubjectPrefix starts every subject Foresight publishes; the stream captures SubjectPrefix+">".
 const SubjectPrefix = "foresight."
 
+// MaxEnvelopeBytes is the largest encoded envelope the bus carries: the stream's message
+// limit and the NATS max_payload Foresight configures (nats-server's own default is 1 MiB,
+// which a 2,200-task workflow's demand-predicted already exceeds). NATS advises against
+// messages above 8 MiB. An event that would be larger is refused when it is written to
+// the outbox, and the gateway refuses a workflow whose events would be (see
+// EstimatedLargestEventBytes).
+const MaxEnvelopeBytes = 8 << 20
+
+// Per-task and fixed bytes that demand-predicted, the largest event of a workflow, adds to
+// the submitted tasks' JSON: each task's analysis and prediction fields, and the demand
+// curve, contention windows and envelope. Measured at 361 bytes per task on a 2,000-task
+// workflow (demand-predicted 928,968 bytes against 206,474 for workflow-submitted);
+// rounded up.
+const (
+	eventBytesPerTask = 400
+	eventBytesFixed   = 64 << 10
+)
+
+// EstimatedLargestEventBytes is how large a workflow's largest event will be, from the
+// JSON size of its submitted tasks and their number.
+func EstimatedLargestEventBytes(tasksJSONBytes, tasks int) int {
+	return tasksJSONBytes + eventBytesPerTask*tasks + eventBytesFixed
+}
+
 // Envelope is the CloudEvents-shaped wrapper of every event. Subject is the workflow id the
 // event is about, so consumers can follow one workflow.
 type Envelope struct {

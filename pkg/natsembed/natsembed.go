@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/foresight-run/foresight/pkg/events"
 )
 
 // Config chooses where the embedded server listens and stores streams.
@@ -33,6 +35,7 @@ func Start(cfg Config) (*server.Server, error) {
 		// Dev and test servers are single-node; production settings live in deploy/.
 		JetStreamMaxMemory: 256 << 20,
 		JetStreamMaxStore:  4 << 30,
+		MaxPayload:         events.MaxEnvelopeBytes,
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

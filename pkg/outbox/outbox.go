@@ -8,6 +8,7 @@ package outbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -23,12 +24,19 @@ import (
 // Channel is the Postgres NOTIFY channel that wakes relays when rows are added.
 const Channel = "foresight_outbox"
 
+// ErrTooLarge reports an event larger than the bus carries (events.MaxEnvelopeBytes).
+var ErrTooLarge = errors.New("event larger than the bus carries")
+
 // Add writes env to the outbox within tx. Adding the same envelope id twice is a no-op, so
-// handlers that derive ids from their input stay idempotent.
+// handlers that derive ids from their input stay idempotent. An event the bus could never
+// carry is refused here, with ErrTooLarge, rather than left to fail at every publish.
 func Add(ctx context.Context, tx pgx.Tx, env events.Envelope) error {
 	raw, err := json.Marshal(env)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", env.Type, err)
+	}
+	if len(raw) > events.MaxEnvelopeBytes {
+		return fmt.Errorf("%w: %s is %d bytes, the limit %d", ErrTooLarge, env.Type, len(raw), events.MaxEnvelopeBytes)
 	}
 	if _, err := tx.Exec(ctx,
 		`INSERT INTO outbox (id, subject, type, payload) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
@@ -166,16 +174,22 @@ func (r *Relay) PublishBatch(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	// Publish asynchronously with bounded in-flight acks, then wait for all of them.
+	// A row the client refuses at once (one larger than the server's max_payload, say)
+	// stays unpublished and is retried, and the rows after it still go out.
 	futures := make([]jetstream.PubAckFuture, len(batch))
 	for i, x := range batch {
 		f, err := r.js.PublishAsync(x.subject, x.payload, jetstream.WithMsgID(x.id))
 		if err != nil {
-			return 0, fmt.Errorf("publish %s: %w", x.id, err)
+			r.log.Error("publish refused; will retry", "event_id", x.id, "bytes", len(x.payload), "err", err)
+			continue
 		}
 		futures[i] = f
 	}
 	seqs := make([]int64, 0, len(batch))
 	for i, f := range futures {
+		if f == nil {
+			continue
+		}
 		select {
 		case <-f.Ok():
 			seqs = append(seqs, batch[i].seq)

@@ -82,9 +82,17 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusBadRequest, "Invalid header", "Idempotency-Key is longer than 255 characters", []events.Problem{{Field: "Idempotency-Key", Reason: "longer than 255 characters"}})
 		return
 	}
+	specJSON, _ := json.Marshal(wf.Tasks)
+	if est := events.EstimatedLargestEventBytes(len(specJSON), len(wf.Tasks)); est > events.MaxEnvelopeBytes {
+		// Accepting it would leave the workflow stuck: its forecast could never be sent.
+		reason := fmt.Sprintf("its largest event would be about %.1f MiB; the event bus carries at most %d MiB",
+			float64(est)/(1<<20), events.MaxEnvelopeBytes>>20)
+		writeProblem(w, r, http.StatusRequestEntityTooLarge, "Workflow too large", reason+"; nothing was stored",
+			[]events.Problem{{Field: "tasks", Reason: reason}})
+		return
+	}
 	id := uuid.NewString()
 	now := s.rt.Clock.Now().UTC()
-	specJSON, _ := json.Marshal(wf.Tasks)
 	var existing string
 	err = pgx.BeginFunc(r.Context(), s.rt.Pool, func(tx pgx.Tx) error {
 		var keyArg *string
