@@ -19,8 +19,9 @@ import (
 
 // reviseThreshold is how far (relative) an unfinished task's P50 must move before a
 // revised forecast is worth publishing, and reviseEvery the share of the workflow's tasks
-// that must finish between two revisions: a revision carries the whole graph, so their
-// number stays bounded (about 1/reviseEvery) however large the workflow.
+// that must finish between two looks at the siblings: a revision carries the whole graph
+// and a look reads every task, so their number stays bounded (about 1/reviseEvery)
+// however large the workflow.
 const (
 	reviseThreshold = 0.10
 	reviseEvery     = 0.05
@@ -31,7 +32,7 @@ type liveRun struct {
 	run    *model.Run
 	record forecastRecord
 	done   map[string]bool
-	// sinceRevision counts tasks finished since the last revision was published.
+	// sinceRevision counts tasks finished since the siblings were last looked at.
 	sinceRevision int
 	// started holds the tasks already counted as dispatched.
 	started map[string]bool
@@ -105,6 +106,9 @@ func (s *Service) sharpen(ctx context.Context, tx pgx.Tx, env events.Envelope, d
 			MemoryBytes: max(p.MemoryP90, t.MemoryBytes), CPU: t.CPU, Source: p.Source, Samples: p.Samples}
 	}
 	if !changed {
+		// Checked: wait another share of the tasks before looking again. Looking at every
+		// later observation made each one cost as much as the workflow is large.
+		lr.sinceRevision = 0
 		return nil
 	}
 	ev.Predictions = preds
