@@ -92,8 +92,14 @@ func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Enve
 	// every observation counted before it, and the one that counts the last task finds
 	// the workflow complete. Both come last, to hold that lock briefly.
 	if tag.RowsAffected() == 1 {
-		if err := countOutcome(ctx, tx, o); err != nil {
+		final, err := countOutcome(ctx, tx, o)
+		if err != nil {
 			return err
+		}
+		if final {
+			if err := countBlocked(ctx, tx, o.WorkflowID); err != nil {
+				return err
+			}
 		}
 	}
 	complete, err := s.checkCompletion(ctx, tx, o.WorkflowID)
@@ -106,24 +112,40 @@ func (s *Service) onTaskObserved(ctx context.Context, tx pgx.Tx, env events.Enve
 }
 
 // countOutcome adds a newly stored observation to its workflow's running counts: a success,
-// or a failure on the task's last allowed attempt. The counts start from the graph's size.
-func countOutcome(ctx context.Context, tx pgx.Tx, o events.TaskObserved) error {
+// or a failure on the task's last allowed attempt, which it reports. The counts start from
+// the graph's size.
+func countOutcome(ctx context.Context, tx pgx.Tx, o events.TaskObserved) (final bool, err error) {
 	// The graph is counted once, for the first observation: counting it on every one made
 	// each observation cost as much as the workflow is large.
 	if _, err := tx.Exec(ctx, `INSERT INTO workflow_progress (workflow_id, total)
 		SELECT $1, (SELECT count(*) FROM workflow_tasks WHERE workflow_id = $1)
 		WHERE NOT EXISTS (SELECT 1 FROM workflow_progress WHERE workflow_id = $1)
 		ON CONFLICT DO NOTHING`, o.WorkflowID); err != nil {
-		return fmt.Errorf("start progress: %w", err)
+		return false, fmt.Errorf("start progress: %w", err)
 	}
-	_, err := tx.Exec(ctx, `
+	err = tx.QueryRow(ctx, `
 		UPDATE workflow_progress p SET
 		  succeeded = p.succeeded + CASE WHEN $2 = 'succeeded' THEN 1 ELSE 0 END,
 		  final_failures = p.final_failures + CASE WHEN $2 <> 'succeeded' AND $3 > t.retries THEN 1 ELSE 0 END
-		FROM workflow_tasks t WHERE p.workflow_id = $1 AND t.workflow_id = $1 AND t.task_id = $4`,
-		o.WorkflowID, o.Status, o.Attempt, o.TaskID)
+		FROM workflow_tasks t WHERE p.workflow_id = $1 AND t.workflow_id = $1 AND t.task_id = $4
+		RETURNING $2 <> 'succeeded' AND $3 > t.retries`,
+		o.WorkflowID, o.Status, o.Attempt, o.TaskID).Scan(&final)
 	if err != nil {
-		return fmt.Errorf("count outcome: %w", err)
+		return false, fmt.Errorf("count outcome: %w", err)
+	}
+	return final, nil
+}
+
+// countBlocked records, after a final failure, how many tasks can never run because an
+// ancestor failed for good. It walks the graph once per final failure, so the completion
+// check need not walk it on every observation.
+func countBlocked(ctx context.Context, tx pgx.Tx, workflowID string) error {
+	r, err := evaluate(ctx, tx, workflowID)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE workflow_progress SET blocked = $2 WHERE workflow_id = $1`, workflowID, r.Blocked); err != nil {
+		return fmt.Errorf("count blocked: %w", err)
 	}
 	return nil
 }
@@ -146,45 +168,22 @@ func (s *Service) driftReason(ctx context.Context, tx pgx.Tx, o events.TaskObser
 // checkCompletion emits workflow-completed when every task settled and reports whether it
 // did.
 func (s *Service) checkCompletion(ctx context.Context, tx pgx.Tx, workflowID string) (bool, error) {
-	// Fast path: with nothing failed for good, the workflow is complete only when every
-	// task succeeded, which the running counts answer without reading the graph.
+	// Fast path: the workflow is complete only when every task succeeded, failed for good
+	// or can never run, which the running counts answer without reading the graph. A
+	// progress row from before blocked was counted (NULL) takes the slow path.
 	var total, succeeded, finalFailures int
-	if err := tx.QueryRow(ctx, `SELECT total, succeeded, final_failures FROM workflow_progress WHERE workflow_id = $1`,
-		workflowID).Scan(&total, &succeeded, &finalFailures); err != nil {
+	var blocked *int
+	if err := tx.QueryRow(ctx, `SELECT total, succeeded, final_failures, blocked FROM workflow_progress WHERE workflow_id = $1`,
+		workflowID).Scan(&total, &succeeded, &finalFailures, &blocked); err != nil {
 		return false, fmt.Errorf("load progress: %w", err)
 	}
-	if finalFailures == 0 && succeeded < total {
+	if (finalFailures == 0 && succeeded < total) || (blocked != nil && succeeded+finalFailures+*blocked < total) {
 		return false, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT task_id, parents, retries FROM workflow_tasks WHERE workflow_id = $1`, workflowID)
+	r, err := evaluate(ctx, tx, workflowID)
 	if err != nil {
 		return false, err
 	}
-	tasks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (completion.Task, error) {
-		var t completion.Task
-		return t, r.Scan(&t.ID, &t.Parents, &t.Retries)
-	})
-	if err != nil {
-		return false, fmt.Errorf("load graph: %w", err)
-	}
-	latest := make(map[string]completion.Outcome, len(tasks))
-	rows, err = tx.Query(ctx,
-		`SELECT DISTINCT ON (task_id) task_id, status = 'succeeded', attempt FROM task_observations
-		 WHERE workflow_id = $1 ORDER BY task_id, attempt DESC`, workflowID)
-	if err != nil {
-		return false, err
-	}
-	for rows.Next() {
-		var id string
-		var o completion.Outcome
-		if err := rows.Scan(&id, &o.Succeeded, &o.Attempt); err != nil {
-			rows.Close()
-			return false, err
-		}
-		latest[id] = o
-	}
-	rows.Close()
-	r := completion.Evaluate(tasks, latest)
 	if !r.Complete {
 		return false, nil
 	}
@@ -203,13 +202,47 @@ func (s *Service) checkCompletion(ctx context.Context, tx pgx.Tx, workflowID str
 	if !r.Succeeded {
 		status = events.WorkflowFailed
 	}
-	done := events.WorkflowCompleted{WorkflowID: workflowID, Status: status, Tasks: len(tasks),
+	done := events.WorkflowCompleted{WorkflowID: workflowID, Status: status, Tasks: r.Done + r.Failed + r.Blocked,
 		FailedTasks: r.Failed + r.Blocked, MakespanSeconds: makespan, CompletedAt: s.rt.Clock.Now(),
 		OOMKills: ooms, DeadlineMissed: deadline != nil && makespan > *deadline}
 	s.log.Info("workflow completed", "workflow_id", workflowID, "status", status, "makespan_s", makespan)
 	// One id per workflow: a second completion check emits the same event, dropped by the
 	// outbox's unique id.
 	return true, outbox.Emit(ctx, tx, events.DerivedID(workflowID, "completed"), Source, workflowID, done.CompletedAt, done)
+}
+
+// evaluate applies the completion rule to the workflow's graph and the latest observation
+// of each of its tasks.
+func evaluate(ctx context.Context, tx pgx.Tx, workflowID string) (completion.Result, error) {
+	rows, err := tx.Query(ctx, `SELECT task_id, parents, retries FROM workflow_tasks WHERE workflow_id = $1`, workflowID)
+	if err != nil {
+		return completion.Result{}, err
+	}
+	tasks, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (completion.Task, error) {
+		var t completion.Task
+		return t, r.Scan(&t.ID, &t.Parents, &t.Retries)
+	})
+	if err != nil {
+		return completion.Result{}, fmt.Errorf("load graph: %w", err)
+	}
+	latest := make(map[string]completion.Outcome, len(tasks))
+	rows, err = tx.Query(ctx,
+		`SELECT DISTINCT ON (task_id) task_id, status = 'succeeded', attempt FROM task_observations
+		 WHERE workflow_id = $1 ORDER BY task_id, attempt DESC`, workflowID)
+	if err != nil {
+		return completion.Result{}, err
+	}
+	for rows.Next() {
+		var id string
+		var o completion.Outcome
+		if err := rows.Scan(&id, &o.Succeeded, &o.Attempt); err != nil {
+			rows.Close()
+			return completion.Result{}, err
+		}
+		latest[id] = o
+	}
+	rows.Close()
+	return completion.Evaluate(tasks, latest), nil
 }
 
 // Build is the service's factory for service.Main and the all-in-one binary: the monitor

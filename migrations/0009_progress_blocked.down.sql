@@ -1,0 +1,1 @@
+ALTER TABLE workflow_progress DROP COLUMN blocked;
