@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/foresight-run/foresight/cmd/foresight/bench"
 	"github.com/foresight-run/foresight/pkg/catalog"
@@ -58,7 +59,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	production := *releases == "production"
 	opts := bench.Options{Catalog: cat, Seed: *seed, LearningWorkflows: *learning, Objective: *objective,
-		ScaleIn: production, CancelUnneededLaunches: production}
+		ScaleIn: production, CancelUnneededLaunches: production,
+		Progress: &elapsedWriter{w: stderr, start: time.Now()}}
 	var err error
 	var skipped []bench.Skipped
 	if opts.Traces, skipped, err = bench.LoadDir(*traces); err != nil {
@@ -103,4 +105,17 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// elapsedWriter prefixes each progress line with the time since the bench started.
+type elapsedWriter struct {
+	w     io.Writer
+	start time.Time
+}
+
+func (e *elapsedWriter) Write(p []byte) (int, error) {
+	if _, err := fmt.Fprintf(e.w, "bench: %6.1fs %s", time.Since(e.start).Seconds(), p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

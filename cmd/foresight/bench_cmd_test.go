@@ -81,3 +81,17 @@ func TestRunBench(t *testing.T) {
 		})
 	}
 }
+
+// A long bench shows that it moves: a line on stderr per scored trace and per tenth of the
+// learning curve, with the time since it started; stdout stays the result alone.
+func TestBenchReportsProgressOnStderr(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	code := runBench([]string{"--traces", "bench/testdata/tiny", "-o", "json", "--learning", "10"}, &stdout, &stderr)
+	require.Equal(t, 0, code, "stderr: %s", stderr.String())
+	require.Regexp(t, `bench: +\d+\.\ds scored 1/3 chain/chain-synthetic-001\.json \(\d+ tasks\)`, stderr.String())
+	require.Contains(t, stderr.String(), "scored 3/3")
+	require.Contains(t, stderr.String(), "learning curve: 9/10 workflows")
+	var res map[string]any
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
+}

@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 
@@ -74,8 +75,19 @@ type Options struct {
 	// cancelled (not billed), at the same events the allocator announces idle VMs.
 	CancelUnneededLaunches bool
 
+	// Progress, when set, gets a line as each trace is scored and at every tenth of the
+	// learning curve, so a long run over many traces shows that it moves.
+	Progress io.Writer
+
 	// planMaker replaces the planner in tests.
 	planMaker planMaker
+}
+
+// progress writes one progress line when opts.Progress is set.
+func (opts Options) progress(format string, args ...any) {
+	if opts.Progress != nil {
+		fmt.Fprintf(opts.Progress, format+"\n", args...)
+	}
 }
 
 // RunRow is one policy's result on one trace.
@@ -236,6 +248,7 @@ func Run(opts Options) (*Result, error) {
 				return nil, fmt.Errorf("%s: %w", tr.Name, err)
 			}
 		}
+		opts.progress("scored %d/%d %s (%d tasks)", ti+1, len(opts.Traces), tr.Name, len(tr.Tasks))
 		if res.showcase == nil || tr == show {
 			res.showcase = &showcase{trace: tr, execs: execs}
 		}

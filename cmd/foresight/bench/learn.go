@@ -109,6 +109,9 @@ func learningCurve(opts Options, mk planMaker) (*LearningCurve, error) {
 	chosen := make([]int, n)
 	fams := make([]string, n)
 	for k := range n {
+		if step := max(n/10, 1); k > 0 && k%step == 0 {
+			opts.progress("learning curve: %d/%d workflows", k, n)
+		}
 		tr := pools.resample(drawn[rng.IntN(len(drawn))], rng, k)
 		h := hs.of(tr.Family)
 		dec, err := ag.decide(h.model, tr)
