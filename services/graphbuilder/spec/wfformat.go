@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -9,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/foresight-run/foresight/pkg/events"
 )
@@ -132,9 +135,9 @@ func parseWfFormat(data []byte, lim Limits, p *problems) *Workflow {
 	useName := uniqueNonEmpty(tasks, func(t *wfTask) string { return t.name })
 	key := func(t *wfTask) string {
 		if useName || t.id == "" {
-			return t.name
+			return importID(t.name)
 		}
-		return t.id
+		return importID(t.id)
 	}
 	resolve := make(map[string]int32, 2*len(tasks))
 	for i := range tasks {
@@ -277,6 +280,22 @@ func wfCores(m wfMetrics, lim Limits) float64 {
 		return min(math.Ceil(m.AvgCPU/100), lim.MaxTaskCPU)
 	}
 	return 1
+}
+
+// importID is a WfFormat task's name or id as a Foresight task id. WfCommons' Nextflow
+// tracer writes ids of over 200 bytes (the process path, the sample and a long decimal
+// number); one past maxIDLen keeps its first bytes and gains a hash of the whole, the same
+// at every reference, so the instance imports instead of being refused.
+func importID(s string) string {
+	if len(s) <= maxIDLen {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	n := maxIDLen - 17
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "#" + hex.EncodeToString(sum[:8])
 }
 
 // idSuffix is the "_ID0000001" Pegasus and Makeflow append to task names, and the

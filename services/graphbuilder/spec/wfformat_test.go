@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -247,4 +248,26 @@ workflow:
 
 	se := problemsOf(t, "name: x\ntasks: []\n---\nname: y\n", DefaultLimits())
 	require.Contains(t, se.Problems[0].Reason, "more than one document")
+}
+
+// A WfFormat id longer than Foresight's 256-byte limit (WfCommons' Nextflow tracer writes
+// ids of 200 bytes and more) is shortened consistently: the instance imports and its
+// dependencies still resolve.
+func TestWfFormatLongIDsAreShortenedConsistently(t *testing.T) {
+	t.Parallel()
+	long := "NFCORE_SAREK:SAREK:BAM_VARIANT_CALLING_GERMLINE_ALL:BAM_VARIANT_CALLING_HAPLOTYPECALLER:GATK4_HAPLOTYPECALLER__HG00096__ID" +
+		strings.Repeat("4374501449566023848745004454235242730706338861786424872851541212819905998398751846447026354046107648", 2)
+	other := long[:len(long)-1] + "9"
+	w := mustParse(t, fmt.Sprintf(`{"name": "sarek", "schemaVersion": "1.6", "workflow": {
+	  "specification": {"tasks": [
+	    {"name": %[1]q, "id": %[1]q, "parents": [], "children": [%[2]q]},
+	    {"name": %[2]q, "id": %[2]q, "parents": [%[1]q], "children": []}]},
+	  "execution": {"tasks": [{"id": %[1]q, "runtimeInSeconds": 11.1}, {"id": %[2]q, "runtimeInSeconds": 11.1}]}}}`, long, other))
+	require.Len(t, w.Tasks, 2)
+	for _, tk := range w.Tasks {
+		require.LessOrEqual(t, len(tk.ID), 256)
+		require.Equal(t, "NFCORE_SAREK:SAREK:BAM_VARIANT_CALLING_GERMLINE_ALL:BAM_VARIANT_CALLING_HAPLOTYPECALLER:GATK4_HAPLOTYPECALLER", tk.Category)
+	}
+	require.NotEqual(t, w.Tasks[0].ID, w.Tasks[1].ID, "ids that differ only past the cut stay apart")
+	require.Equal(t, []string{w.Tasks[0].ID}, w.Tasks[1].DependsOn)
 }
