@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/foresight-run/foresight/pkg/events"
 	"github.com/foresight-run/foresight/pkg/natsembed"
 	"github.com/foresight-run/foresight/pkg/pgdb"
 )
@@ -104,4 +105,35 @@ func JetStream(t testing.TB) (string, *server.Server, jetstream.JetStream) {
 		t.Fatalf("jetstream: %v", err)
 	}
 	return s.ClientURL(), s, js
+}
+
+// Outboxed returns the payloads of every event of T's type in the outbox, in the order
+// they were written: what a handler under test announced.
+func Outboxed[T any, PT interface {
+	*T
+	events.Payload
+}](t testing.TB, pool *pgxpool.Pool) []T {
+	t.Helper()
+	var zero T
+	rows, err := pool.Query(context.Background(), `SELECT payload FROM outbox WHERE type = $1 ORDER BY seq`, string(PT(&zero).EventType()))
+	if err != nil {
+		t.Fatalf("read outbox: %v", err)
+	}
+	raws, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		t.Fatalf("read outbox: %v", err)
+	}
+	out := make([]T, 0, len(raws))
+	for _, raw := range raws {
+		env, err := events.Decode(raw)
+		if err != nil {
+			t.Fatalf("outbox envelope: %v", err)
+		}
+		v, err := events.DecodeData[T, PT](env)
+		if err != nil {
+			t.Fatalf("outbox payload: %v", err)
+		}
+		out = append(out, v)
+	}
+	return out
 }

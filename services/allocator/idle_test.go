@@ -2,7 +2,6 @@ package allocator
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"testing"
 	"time"
@@ -41,19 +40,7 @@ func TestAnnounceIdle(t *testing.T) {
 		require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			return s.announceIdle(ctx, tx, wf, clk.Now().String())
 		}))
-		rows, err := pool.Query(ctx, `SELECT payload FROM outbox WHERE type = $1 ORDER BY seq`, string(events.TypeVMIdle))
-		require.NoError(t, err)
-		raws, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
-		require.NoError(t, err)
-		var out []events.VMIdle
-		for _, raw := range raws {
-			var env events.Envelope
-			require.NoError(t, json.Unmarshal(raw, &env))
-			v, err := events.DecodeData[events.VMIdle](env)
-			require.NoError(t, err)
-			out = append(out, v)
-		}
-		return out
+		return testenv.Outboxed[events.VMIdle](t, pool)
 	}
 
 	clk.Advance(100 * time.Second)

@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -82,19 +81,7 @@ func deliverAll(t *testing.T, s *Service, pool *pgxpool.Pool, envs []events.Enve
 
 func completions(t *testing.T, pool *pgxpool.Pool) []events.WorkflowCompleted {
 	t.Helper()
-	rows, err := pool.Query(context.Background(), `SELECT payload FROM outbox WHERE type = $1`, string(events.TypeWorkflowCompleted))
-	require.NoError(t, err)
-	raws, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
-	require.NoError(t, err)
-	var out []events.WorkflowCompleted
-	for _, raw := range raws {
-		var env events.Envelope
-		require.NoError(t, json.Unmarshal(raw, &env))
-		c, err := events.DecodeData[events.WorkflowCompleted](env)
-		require.NoError(t, err)
-		out = append(out, c)
-	}
-	return out
+	return testenv.Outboxed[events.WorkflowCompleted](t, pool)
 }
 
 func newService(pool *pgxpool.Pool) *Service {

@@ -2,7 +2,6 @@ package predictor
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/foresight-run/foresight/pkg/clock"
 	"github.com/foresight-run/foresight/pkg/events"
+	"github.com/foresight-run/foresight/pkg/testenv"
 )
 
 // TestForecastPoolLearnsSeasonalDemand writes four hours of history whose busy cores
@@ -37,12 +37,9 @@ func TestForecastPoolLearnsSeasonalDemand(t *testing.T) {
 	}
 	require.NoError(t, s.ForecastPool(ctx))
 
-	var raw []byte
-	require.NoError(t, pool.QueryRow(ctx, `SELECT payload FROM outbox WHERE type = $1`, string(events.TypePoolForecast)).Scan(&raw))
-	var env events.Envelope
-	require.NoError(t, json.Unmarshal(raw, &env))
-	f, err := events.DecodeData[events.PoolForecast](env)
-	require.NoError(t, err)
+	forecasts := testenv.Outboxed[events.PoolForecast](t, pool)
+	require.NotEmpty(t, forecasts)
+	f := forecasts[0]
 	require.Equal(t, 240, f.HistoryPoints)
 	require.NotEqual(t, "recent-mean", f.Model, "four cycles are enough for a seasonal model")
 	require.Len(t, f.Points, 10)
@@ -54,7 +51,7 @@ func TestForecastPoolLearnsSeasonalDemand(t *testing.T) {
 	require.Less(t, errSum/10, 1.0, "the forecast continues the hourly cycle (model %s)", f.Model)
 
 	// No activity: nothing is published.
-	_, err = pool.Exec(ctx, `DELETE FROM task_observations; DELETE FROM outbox`)
+	_, err := pool.Exec(ctx, `DELETE FROM task_observations; DELETE FROM outbox`)
 	require.NoError(t, err)
 	require.NoError(t, s.ForecastPool(ctx))
 	var n int
